@@ -1,0 +1,1 @@
+//! Domain types (filled in below).

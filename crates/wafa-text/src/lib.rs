@@ -1,0 +1,4 @@
+//! Text intelligence for Arabic and English: normalisation (used by search everywhere),
+//! language detection, sentiment, intent and FAQ answering. Pure: no I/O.
+
+pub mod normalize;
