@@ -1,4 +1,6 @@
 //! Text intelligence for Arabic and English: normalisation (used by search everywhere),
 //! language detection, sentiment, intent and FAQ answering. Pure: no I/O.
 
+pub mod arabizi;
+pub mod lang;
 pub mod normalize;
