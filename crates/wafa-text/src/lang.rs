@@ -34,7 +34,7 @@ impl Lang {
 }
 
 /// Frequent English words (incl. e-commerce vocabulary) used as English evidence.
-const EN_COMMON: &[&str] = &[
+pub(crate) const EN_COMMON: &[&str] = &[
     "the", "a", "an", "is", "are", "was", "were", "be", "been", "i", "you", "he", "she", "it", "we", "they",
     "my", "your", "our", "their", "me", "to", "of", "and", "or", "but", "in", "on", "at", "for", "with",
     "this", "that", "these", "those", "what", "where", "when", "why", "how", "who", "which", "do", "does",

@@ -4,3 +4,7 @@
 pub mod arabizi;
 pub mod lang;
 pub mod normalize;
+pub mod features;
+pub mod linear;
+pub mod eval;
+pub mod sentiment;

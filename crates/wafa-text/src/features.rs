@@ -1,0 +1,335 @@
+//! Shared text analysis and hashed features for the linear models.
+//!
+//! Why hashing: a fixed-size table (2^bits buckets) gives a compact, allocation-light
+//! model that handles an open vocabulary (dialect spellings, typos, Arabizi) without a
+//! vocabulary file. Features per message:
+//! - stem unigrams (Snowball Arabic after our normaliser, Snowball English), marked
+//!   when inside a negation scope ("مش حلو", "not good", "ما عجبني") so the model can
+//!   learn that negated positives are negative;
+//! - surface word unigrams and stem bigrams;
+//! - character 2–4-grams of each word with boundary markers, for dialect and
+//!   spelling robustness (كويس / كويسه / كوايس share most n-grams);
+//! - emoji tokens, `?`, `!`, elongation and language tag.
+//!
+//! Arabizi tokens are transliterated to Arabic before featurising so one model serves
+//! both scripts.
+
+use std::sync::OnceLock;
+
+use rust_stemmers::{Algorithm, Stemmer};
+
+use crate::arabizi;
+use crate::lang::{detect_normalized, Lang, LangGuess, EN_COMMON};
+use crate::normalize::{has_elongation, is_arabic_token, is_emoji_token, normalize};
+
+/// Only the first this-many bytes of a message are analysed (at a char boundary):
+/// bounded latency for pathological 1 MB inputs; real messages are far shorter.
+pub const MAX_BYTES: usize = 4096;
+
+/// Token kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Arabic,
+    Latin,
+    Number,
+    Emoji,
+    Punct,
+}
+
+/// One analysed token.
+#[derive(Clone, Debug)]
+pub struct Tok {
+    /// Normalised surface form (Arabizi already transliterated to Arabic).
+    pub surface: String,
+    /// Light stem used for word features and FAQ retrieval.
+    pub stem: String,
+    pub kind: Kind,
+    /// Inside a negation scope.
+    pub neg: bool,
+    /// The token is itself a negator.
+    pub negator: bool,
+}
+
+/// A message after normalisation, language detection, transliteration and stemming.
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    pub lang: LangGuess,
+    pub tokens: Vec<Tok>,
+    pub elongated: bool,
+}
+
+fn ar_stemmer() -> &'static Stemmer {
+    static S: OnceLock<Stemmer> = OnceLock::new();
+    S.get_or_init(|| Stemmer::create(Algorithm::Arabic))
+}
+
+fn en_stemmer() -> &'static Stemmer {
+    static S: OnceLock<Stemmer> = OnceLock::new();
+    S.get_or_init(|| Stemmer::create(Algorithm::English))
+}
+
+/// Arabic negators (normalised spelling) across MSA and dialects.
+const AR_NEG: &[&str] = &[
+    "ما", "مو", "مش", "مب", "موب", "مهو", "مهب", "ماهو", "ماهي", "مهي", "لا", "لم", "لن", "ليس", "ليست",
+    "مافي", "مافيه", "مافيش", "مفيش", "بدون", "غير", "ولا", "مش", "ابدا", "بلا", "مانيش", "مكانش", "ماكان",
+];
+/// English negators.
+const EN_NEG: &[&str] = &[
+    "not", "no", "never", "nor", "without", "nothing", "none", "cannot", "cant", "dont", "doesnt", "didnt",
+    "isnt", "wasnt", "arent", "werent", "wont", "wouldnt", "shouldnt", "couldnt", "hardly", "neither",
+    "barely", "aint", "havent", "hasnt",
+];
+/// Words that end a negation scope (contrast).
+const SCOPE_END: &[&str] = &["بس", "لكن", "but", "however", "although", "though", "بل", "انما", "وبس"];
+
+fn is_negator(tok: &str) -> bool {
+    AR_NEG.contains(&tok) || EN_NEG.contains(&tok) || tok.ends_with("n't")
+}
+
+/// Egyptian/Levantine circumfix and Gulf prefix negation glued to a verb:
+/// "ماعجبنيش", "ماوصلش", "ماعجبني". Returns the inner word.
+fn fused_negation(tok: &str) -> Option<&str> {
+    if !is_arabic_token(tok) || tok.chars().count() < 5 || AR_NEG.contains(&tok) {
+        return None;
+    }
+    let inner = tok.strip_prefix("ما").or_else(|| tok.strip_prefix('م').filter(|_| tok.ends_with('ش')))?;
+    let inner = inner.strip_suffix('ش').unwrap_or(inner);
+    // Words that merely start with ما: ماشاءالله, مازال, ماء, مال…
+    if inner.chars().count() < 3 || inner.starts_with("شاء") || inner.starts_with("زال") || inner.starts_with('ل')
+    {
+        return None;
+    }
+    Some(inner)
+}
+
+/// Stem one normalised token.
+pub fn stem(tok: &str, kind: Kind) -> String {
+    match kind {
+        Kind::Arabic => {
+            // Snowball Arabic is aggressive on very short words; keep ≤3 letters.
+            if tok.chars().count() <= 3 {
+                tok.to_string()
+            } else {
+                ar_stemmer().stem(tok).into_owned()
+            }
+        }
+        Kind::Latin => en_stemmer().stem(tok).into_owned(),
+        _ => tok.to_string(),
+    }
+}
+
+fn kind_of(tok: &str) -> Kind {
+    if is_emoji_token(tok) {
+        Kind::Emoji
+    } else if tok == "?" || tok == "!" {
+        Kind::Punct
+    } else if is_arabic_token(tok) {
+        Kind::Arabic
+    } else if tok.chars().all(|c| c.is_ascii_digit()) {
+        Kind::Number
+    } else {
+        Kind::Latin
+    }
+}
+
+fn truncate(text: &str) -> &str {
+    if text.len() <= MAX_BYTES {
+        return text;
+    }
+    let mut end = MAX_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Analyse a message. Never panics; empty input gives no tokens.
+pub fn analyze(text: &str) -> Analysis {
+    let text = truncate(text);
+    let norm = normalize(text);
+    let lang = detect_normalized(&norm);
+    let mut tokens: Vec<Tok> = Vec::with_capacity(norm.len() / 4 + 1);
+    let mut scope = 0u8;
+    for raw in norm.split(' ').filter(|t| !t.is_empty()) {
+        let mut kind = kind_of(raw);
+        let mut surface_owned: Option<String> = None;
+        if kind == Kind::Latin {
+            let translit = match lang.lang {
+                Lang::Arabizi => !EN_COMMON.contains(&raw),
+                Lang::Mixed => arabizi::is_arabizi_evidence(raw),
+                _ => false,
+            };
+            if translit {
+                let a = arabizi::word_to_arabic(raw);
+                // Multi-word table entries ("ما في") stay one token.
+                let a: String = a.chars().filter(|c| *c != ' ').collect();
+                if is_arabic_token(&a) {
+                    kind = Kind::Arabic;
+                    surface_owned = Some(a);
+                }
+            }
+        }
+        let surface = surface_owned.unwrap_or_else(|| raw.to_string());
+        let plain = surface.replace('\'', "");
+        let negator = is_negator(&surface) || is_negator(&plain);
+        if kind == Kind::Punct || SCOPE_END.contains(&surface.as_str()) {
+            scope = 0;
+        }
+        let neg = scope > 0 && !negator;
+        if scope > 0 && matches!(kind, Kind::Arabic | Kind::Latin) && !negator {
+            scope -= 1;
+        }
+        let stem_src = if kind == Kind::Latin { plain.as_str() } else { surface.as_str() };
+        let st = stem(stem_src, kind);
+        tokens.push(Tok { surface, stem: st, kind, neg, negator });
+        if negator {
+            scope = 3;
+        }
+    }
+    Analysis { lang, tokens, elongated: has_elongation(text) }
+}
+
+// --- hashing -----------------------------------------------------------------
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+const NEG_SALT: u64 = 0x9e37_79b9_7f4a_7c15;
+
+#[inline]
+fn fnv_bytes(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+#[inline]
+fn mix(mut h: u64) -> u64 {
+    // splitmix64 finaliser: spreads FNV's low-entropy high bits.
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+#[inline]
+fn feat(kind: u8, s: &str) -> u64 {
+    fnv_bytes(fnv_bytes(FNV_OFFSET, &[kind]), s.as_bytes())
+}
+
+/// Hash of a word-level string key, exposed for tests and the FAQ index.
+pub fn hash_str(kind: u8, s: &str) -> u64 {
+    mix(feat(kind, s))
+}
+
+/// Append the hashed feature bucket indices of `a` to `out` (cleared first).
+/// `bits` is the table size exponent (buckets = 2^bits).
+pub fn features(a: &Analysis, bits: u32, out: &mut Vec<u32>) {
+    out.clear();
+    let mask = (1u64 << bits) - 1;
+    let mut push = |h: u64| out.push((mix(h) & mask) as u32);
+    push(feat(b'L', a.lang.lang.as_str()));
+    if a.elongated {
+        push(feat(b'X', "elong"));
+    }
+    let mut prev: Option<u64> = None;
+    let mut chars: Vec<u32> = Vec::with_capacity(32);
+    for t in &a.tokens {
+        let neg_salt = if t.neg { NEG_SALT } else { 0 };
+        match t.kind {
+            Kind::Punct => {
+                push(feat(b'P', &t.surface));
+                prev = None;
+                continue;
+            }
+            Kind::Emoji => {
+                push(feat(b'E', &t.surface) ^ neg_salt);
+                prev = None;
+                continue;
+            }
+            Kind::Number => {
+                push(feat(b'N', if t.surface.len() >= 4 { "long" } else { "short" }));
+                prev = None;
+                continue;
+            }
+            _ => {}
+        }
+        let su = feat(b'U', &t.stem);
+        push(su ^ neg_salt);
+        if t.neg {
+            // Also a plain negation-scope marker per class of word.
+            push(feat(b'n', "neg"));
+        }
+        push(feat(b'W', &t.surface));
+        if let Some(p) = prev {
+            push(p.rotate_left(17) ^ su ^ 0x5bd1_e995);
+        }
+        prev = Some(su);
+        if t.negator {
+            push(feat(b'G', "negator"));
+        }
+        if let Some(inner) = fused_negation(&t.surface) {
+            push(feat(b'U', &stem(inner, Kind::Arabic)) ^ NEG_SALT);
+            push(feat(b'n', "neg"));
+        }
+        // Character n-grams with boundary markers.
+        chars.clear();
+        chars.push('<' as u32);
+        chars.extend(t.surface.chars().take(24).map(|c| c as u32));
+        chars.push('>' as u32);
+        let n = chars.len();
+        for size in 2..=4usize {
+            if n < size {
+                break;
+            }
+            for start in 0..=(n - size) {
+                let mut h = FNV_OFFSET ^ (size as u64);
+                for &c in &chars[start..start + size] {
+                    h ^= c as u64;
+                    h = h.wrapping_mul(FNV_PRIME);
+                }
+                push(h);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negation_scope() {
+        let a = analyze("المنتج مش حلو بس التوصيل سريع");
+        let negs: Vec<bool> = a.tokens.iter().map(|t| t.neg).collect();
+        assert_eq!(negs, vec![false, false, true, false, false, false]);
+        let a = analyze("not good at all");
+        assert!(a.tokens[1].neg);
+        let a = analyze("el montag mesh kowayes");
+        assert_eq!(a.lang.lang, Lang::Arabizi);
+        assert_eq!(a.tokens[3].surface, "كويس");
+        assert!(a.tokens[3].neg);
+        assert_eq!(fused_negation("ماعجبنيش"), Some("عجبني"));
+        assert_eq!(fused_negation("ماشاءالله"), None);
+    }
+
+    #[test]
+    fn stems() {
+        assert_eq!(stem("المنتجات", Kind::Arabic), stem("منتج", Kind::Arabic));
+        assert_eq!(stem("refunds", Kind::Latin), "refund");
+    }
+
+    #[test]
+    fn bounded_and_total() {
+        let big = "ا".repeat(600_000);
+        let a = analyze(&big);
+        let mut f = Vec::new();
+        features(&a, 18, &mut f);
+        assert!(f.iter().all(|&b| b < (1 << 18)));
+        let a = analyze("");
+        features(&a, 18, &mut f);
+        assert_eq!(f.len(), 1);
+    }
+}

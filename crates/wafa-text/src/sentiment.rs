@@ -1,0 +1,77 @@
+//! Sentiment (negative / neutral / positive) for Arabic (MSA and dialects), Arabizi and
+//! English, from the embedded hashed linear model trained offline by
+//! `examples/train_sentiment.rs`.
+//!
+//! Why a signed score: dashboards plot sentiment trends, so besides the label we
+//! expose `p(positive) − p(negative)` in [−1, 1].
+
+use serde::{Deserialize, Serialize};
+
+use crate::features::{features, Analysis};
+use crate::linear::LinearModel;
+
+/// Class order of the sentiment model file.
+pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
+/// Hash table size exponent of the sentiment model.
+pub const BITS: u32 = 18;
+
+/// The embedded model (see `model/NOTICE.md` for the training data licences).
+pub static MODEL_BYTES: &[u8] = include_bytes!("../model/sentiment.bin");
+
+/// Sentiment label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SentimentLabel {
+    Negative,
+    Neutral,
+    Positive,
+}
+
+impl SentimentLabel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SentimentLabel::Negative => "negative",
+            SentimentLabel::Neutral => "neutral",
+            SentimentLabel::Positive => "positive",
+        }
+    }
+    fn from_index(i: usize) -> Self {
+        match i {
+            0 => SentimentLabel::Negative,
+            2 => SentimentLabel::Positive,
+            _ => SentimentLabel::Neutral,
+        }
+    }
+}
+
+/// A sentiment prediction. Serialises as `{"label": …, "score": …}` where `score`
+/// is the signed polarity in [−1, 1].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sentiment {
+    pub label: SentimentLabel,
+    /// p(positive) − p(negative), in [−1, 1]: use this for trends.
+    pub score: f32,
+    /// Probability of the chosen label (not serialised).
+    #[serde(skip)]
+    pub confidence: f32,
+}
+
+/// Load the embedded sentiment model (a uniform fallback if it is corrupt).
+pub fn load_model() -> LinearModel {
+    LinearModel::from_bytes(MODEL_BYTES).unwrap_or_else(|_| LinearModel::empty(&LABELS))
+}
+
+/// Classify from hashed features `feats` (computed with [`BITS`]).
+pub fn classify_features(model: &LinearModel, feats: &[u32]) -> Sentiment {
+    let (i, p, probs) = model.predict(feats);
+    let get = |k: usize| probs.get(k).copied().unwrap_or(0.0);
+    let score = (get(2) - get(0)).clamp(-1.0, 1.0);
+    Sentiment { label: SentimentLabel::from_index(i), score, confidence: p }
+}
+
+/// Classify an analysed message.
+pub fn classify(model: &LinearModel, a: &Analysis) -> Sentiment {
+    let mut f = Vec::new();
+    features(a, model.bits(), &mut f);
+    classify_features(model, &f)
+}
