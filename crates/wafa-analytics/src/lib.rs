@@ -1,1 +1,5 @@
-//! Placeholder.
+//! wip
+pub mod models;
+pub mod optimize;
+pub mod special;
+pub mod summary;

@@ -1,0 +1,207 @@
+//! BG/BB model for discrete purchase opportunities (Fader, Hardie & Shang 2010): at each
+//! opportunity an active customer transacts with probability p ~ Beta(α, β) and drops out before
+//! the next opportunity with probability θ ~ Beta(γ, δ).
+//!
+//! Data are (x transactions, t_x = opportunity of the last one, n opportunities), usually as
+//! weighted counts — exactly the [`RfHistogram`] cells with T = n.
+
+use super::{finish_fit, FitOutcome, Parameters, RfHistogram};
+use crate::optimize::minimize_robust;
+use crate::special::{digamma, ln_beta, ln_gamma, log_add_exp};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BgBb {
+    pub alpha: f64,
+    pub beta: f64,
+    pub gamma: f64,
+    pub delta: f64,
+}
+
+/// Fallback when BG/BB cannot be fitted: the observed share of opportunities with a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EmpiricalOpportunityRate {
+    pub transaction_rate: f64,
+}
+
+impl BgBb {
+    /// ln of the "still alive after n" term and of the full likelihood.
+    fn ln_terms(&self, x: f64, t_x: f64, n: f64) -> (f64, f64) {
+        let BgBb {
+            alpha,
+            beta,
+            gamma,
+            delta,
+        } = *self;
+        let lb_ab = ln_beta(alpha, beta);
+        let lb_gd = ln_beta(gamma, delta);
+        let alive = ln_beta(alpha + x, beta + n - x) - lb_ab + ln_beta(gamma, delta + n) - lb_gd;
+        let mut total = alive;
+        let gap = (n - t_x).round().max(0.0) as i64;
+        for i in 0..gap {
+            let i = i as f64;
+            total = log_add_exp(
+                total,
+                ln_beta(alpha + x, beta + t_x - x + i) - lb_ab
+                    + ln_beta(gamma + 1.0, delta + t_x + i)
+                    - lb_gd,
+            );
+        }
+        (alive, total)
+    }
+
+    pub fn log_likelihood(&self, x: f64, t_x: f64, n: f64) -> f64 {
+        self.ln_terms(x, t_x, n).1
+    }
+
+    pub fn total_log_likelihood(&self, h: &RfHistogram) -> f64 {
+        h.rows()
+            .map(|(x, tx, n, w)| w * self.log_likelihood(x, tx, n))
+            .sum()
+    }
+
+    /// P(alive at opportunity n+1 | x, t_x, n).
+    pub fn p_alive(&self, x: f64, t_x: f64, n: f64) -> f64 {
+        let (alive, total) = self.ln_terms(x, t_x, n);
+        (alive - total).exp().clamp(0.0, 1.0)
+    }
+
+    /// [Γ(1+δ+n)/Γ(γ+δ+n) − Γ(1+δ+n+m)/Γ(γ+δ+n+m)] / (γ−1), with the γ → 1 limit.
+    fn future_factor(&self, n: f64, m: f64) -> f64 {
+        let BgBb { gamma, delta, .. } = *self;
+        let eps = gamma - 1.0;
+        if eps.abs() < 1e-7 {
+            return digamma(1.0 + delta + n + m) - digamma(1.0 + delta + n);
+        }
+        let g = |k: f64| (ln_gamma(1.0 + delta + k) - ln_gamma(gamma + delta + k)).exp();
+        (g(n) - g(n + m)) / eps
+    }
+
+    /// Expected transactions in the next `m` opportunities given (x, t_x, n).
+    pub fn expected_purchases(&self, m: f64, x: f64, t_x: f64, n: f64) -> f64 {
+        let BgBb {
+            alpha,
+            beta,
+            gamma,
+            delta,
+        } = *self;
+        let (_, total) = self.ln_terms(x, t_x, n);
+        let ln_head = ln_beta(alpha + x + 1.0, beta + n - x) - ln_beta(alpha, beta)
+            + delta.ln()
+            + ln_gamma(gamma + delta)
+            - ln_gamma(1.0 + delta)
+            - total;
+        let v = ln_head.exp() * self.future_factor(n, m);
+        if v.is_finite() {
+            v.max(0.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// E[X(n)]: expected transactions of a new customer in the first n opportunities.
+    pub fn expected_purchases_new_customer(&self, n: f64) -> f64 {
+        let BgBb {
+            alpha,
+            beta,
+            gamma,
+            delta,
+        } = *self;
+        let ratio = (ln_gamma(gamma + delta) - ln_gamma(1.0 + delta)).exp();
+        (alpha / (alpha + beta) * delta * ratio * self.future_factor(0.0, n)).max(0.0)
+    }
+
+    pub fn fit(h: &RfHistogram) -> FitOutcome<BgBb, EmpiricalOpportunityRate> {
+        let (mut sx, mut sn) = (0.0, 0.0);
+        for (x, _, n, w) in h.rows() {
+            sx += x * w;
+            sn += n * w;
+        }
+        let fallback = EmpiricalOpportunityRate {
+            transaction_rate: if sn > 0.0 { sx / sn } else { 0.0 },
+        };
+        if let Err(reason) = h.check_fit_possible() {
+            return FitOutcome::Insufficient { reason, fallback };
+        }
+        let w = h.total_weight;
+        let build = |p: &[f64]| BgBb {
+            alpha: p[0],
+            beta: p[1],
+            gamma: p[2],
+            delta: p[3],
+        };
+        let total = |p: &[f64]| {
+            if p.iter().any(|v| !(*v > 0.0) || !v.is_finite()) {
+                return f64::INFINITY;
+            }
+            let v = -build(p).total_log_likelihood(h);
+            if v.is_nan() {
+                f64::INFINITY
+            } else {
+                v
+            }
+        };
+        let f = |lp: &[f64]| {
+            let p: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
+            total(&p) / w
+        };
+        let best = minimize_robust(&f, &[0.0; 4]);
+        finish_fit(w, fallback, best, &total, build)
+    }
+}
+
+impl Parameters for BgBb {
+    fn model_name(&self) -> &'static str {
+        "bg_bb"
+    }
+    fn parameters(&self) -> Vec<(&'static str, f64)> {
+        vec![
+            ("alpha", self.alpha),
+            ("beta", self.beta),
+            ("gamma", self.gamma),
+            ("delta", self.delta),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probabilities_of_all_histories_sum_to_one() {
+        // For n = 3 opportunities, the likelihoods of all (x, t_x) summaries weighted by the
+        // number of sequences with that summary must sum to 1.
+        let m = BgBb {
+            alpha: 1.2,
+            beta: 0.75,
+            gamma: 0.66,
+            delta: 2.8,
+        };
+        let n = 3.0;
+        // sequences per (x, t_x): binomial(t_x − 1, x − 1) for x ≥ 1; 1 for x = 0.
+        let mut total = m.log_likelihood(0.0, 0.0, n).exp();
+        for tx in 1..=3 {
+            for x in 1..=tx {
+                let ways = binom(tx - 1, x - 1);
+                total += ways * m.log_likelihood(x as f64, tx as f64, n).exp();
+            }
+        }
+        assert!((total - 1.0).abs() < 1e-12, "{total}");
+        let limit = BgBb { gamma: 1.0, ..m };
+        let near = BgBb {
+            gamma: 1.0 + 1e-5,
+            ..m
+        };
+        assert!(
+            (limit.expected_purchases(5.0, 2.0, 3.0, 6.0)
+                - near.expected_purchases(5.0, 2.0, 3.0, 6.0))
+            .abs()
+                < 1e-4
+        );
+    }
+
+    fn binom(n: usize, k: usize) -> f64 {
+        (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
+    }
+}
