@@ -1,0 +1,1 @@
+//! Turning outside data into Wafa inputs.
