@@ -1,5 +1,11 @@
 //! wip
+pub mod cohort;
+pub mod explain;
 pub mod models;
+pub mod money;
 pub mod optimize;
+pub mod rfm;
+pub mod score;
 pub mod special;
 pub mod summary;
+pub mod validation;

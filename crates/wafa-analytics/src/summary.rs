@@ -162,22 +162,27 @@ pub fn date_from_day_number(n: i64) -> NaiveDate {
     NaiveDate::from_num_days_from_ce_opt(clamped).unwrap_or(NaiveDate::MAX)
 }
 
-/// Summarise a transaction log. Output order: customers in order of first appearance in
-/// `transactions` (deterministic). Customers whose first purchase is after the calibration end
-/// are omitted. Never panics; an empty log gives an empty summary.
-pub fn summarize<C: Hash + Eq + Clone>(
-    transactions: &[Transaction<C>],
-    options: &SummaryOptions,
-) -> Vec<CustomerSummary<C>> {
-    if transactions.is_empty() {
-        return Vec::new();
-    }
-    // 1. Dense customer indices, in order of first appearance.
+/// A transaction log grouped by customer: customer `c` (dense index, in order of first
+/// appearance) owns `rows[offsets[c]..offsets[c + 1]]`, sorted by day.
+pub struct GroupedLog {
+    /// Index into the input of each customer's first row (to recover the customer key).
+    pub first_row: Vec<usize>,
+    pub offsets: Vec<u32>,
+    /// (day number, amount in minor units), sorted by day within each customer.
+    pub rows: Vec<(i32, i64)>,
+    pub min_day: i32,
+    pub max_day: i32,
+}
+
+/// Group rows by customer with a hash map to dense indices plus a counting sort (O(n)), then
+/// sort each customer's few rows by day.
+pub fn group_by_customer<C: Hash + Eq>(transactions: &[Transaction<C>]) -> GroupedLog {
     let mut index: FastMap<&C, u32> = FastMap::default();
     index.reserve(transactions.len() / 4);
     let mut ids: Vec<u32> = Vec::with_capacity(transactions.len());
     let mut first_row: Vec<usize> = Vec::new();
     let mut max_day = i32::MIN;
+    let mut min_day = i32::MAX;
     for (row, t) in transactions.iter().enumerate() {
         let next = first_row.len() as u32;
         let id = *index.entry(&t.customer).or_insert(next);
@@ -186,13 +191,11 @@ pub fn summarize<C: Hash + Eq + Clone>(
         }
         ids.push(id);
         let d = day_number(t.date);
-        if d > max_day {
-            max_day = d;
-        }
+        max_day = max_day.max(d);
+        min_day = min_day.min(d);
     }
     drop(index);
     let n_customers = first_row.len();
-    // 2. Counting sort of (day, amount) by customer.
     let mut offsets = vec![0u32; n_customers + 1];
     for &id in &ids {
         offsets[id as usize + 1] += 1;
@@ -207,9 +210,39 @@ pub fn summarize<C: Hash + Eq + Clone>(
         rows[*slot as usize] = (day_number(t.date), t.amount_minor);
         *slot += 1;
     }
-    drop(ids);
-    drop(cursor);
+    for c in 0..n_customers {
+        let slice = &mut rows[offsets[c] as usize..offsets[c + 1] as usize];
+        if slice.len() > 1 {
+            slice.sort_unstable_by_key(|r| r.0);
+        }
+    }
+    GroupedLog {
+        first_row,
+        offsets,
+        rows,
+        min_day,
+        max_day,
+    }
+}
 
+/// Summarise a transaction log. Output order: customers in order of first appearance in
+/// `transactions` (deterministic). Customers whose first purchase is after the calibration end
+/// are omitted. Never panics; an empty log gives an empty summary.
+pub fn summarize<C: Hash + Eq + Clone>(
+    transactions: &[Transaction<C>],
+    options: &SummaryOptions,
+) -> Vec<CustomerSummary<C>> {
+    if transactions.is_empty() {
+        return Vec::new();
+    }
+    let GroupedLog {
+        first_row,
+        offsets,
+        rows,
+        max_day,
+        ..
+    } = group_by_customer(transactions);
+    let n_customers = first_row.len();
     let unit = options.time_unit.days();
     let obs_end = options.observation_end.map(day_number).unwrap_or(max_day);
     let cal_end = options.calibration_end.map(day_number).unwrap_or(obs_end);
@@ -222,10 +255,7 @@ pub fn summarize<C: Hash + Eq + Clone>(
     // 3. Per-customer scan of the day-sorted rows.
     let mut out = Vec::with_capacity(n_customers);
     for c in 0..n_customers {
-        let slice = &mut rows[offsets[c] as usize..offsets[c + 1] as usize];
-        if slice.len() > 1 {
-            slice.sort_unstable_by_key(|r| r.0);
-        }
+        let slice = &rows[offsets[c] as usize..offsets[c + 1] as usize];
         let first_day = slice[0].0;
         if first_day > cal_end {
             continue;
