@@ -254,7 +254,7 @@ fn main() {
     let atsad_w: f32 = arg("--atsad-weight").and_then(|s| s.parse().ok()).unwrap_or(0.3);
     let lex_w: f32 = arg("--lex-weight").and_then(|s| s.parse().ok()).unwrap_or(1.0);
     let tpl_w: f32 = arg("--tpl-weight").and_then(|s| s.parse().ok()).unwrap_or(0.5);
-    let lr: f32 = arg("--lr").and_then(|s| s.parse().ok()).unwrap_or(0.2);
+    let lr: f32 = arg("--lr").and_then(|s| s.parse().ok()).unwrap_or(0.1);
     let mut rng = Rng(0x5eed_1234_abcd_0001);
 
     let mut all = Vec::new();

@@ -8,3 +8,4 @@ pub mod features;
 pub mod linear;
 pub mod eval;
 pub mod sentiment;
+pub mod intent;

@@ -1,0 +1,171 @@
+//! E-commerce intent classification (where is my order, cancel, return, refund, …)
+//! for Arabic dialects, Arabizi and English.
+//!
+//! Why: routing and auto-replies need the customer's goal, not just sentiment. Same
+//! hashed features as sentiment (shared [`crate::features`]), a separate linear model
+//! trained by `examples/train_intent.rs` on `data/intents/train.tsv` (hand-written
+//! base phrasings expanded programmatically; see `data/intents/generate.py`).
+//! A few keyword rules handle inputs the model cannot see (no words at all).
+
+use serde::{Deserialize, Serialize};
+
+use crate::features::{features, Analysis, Kind};
+use crate::linear::LinearModel;
+
+/// Hash table size exponent of the intent model.
+pub const BITS: u32 = 16;
+
+/// The embedded model.
+pub static MODEL_BYTES: &[u8] = include_bytes!("../model/intent.bin");
+
+macro_rules! intents {
+    ($($v:ident => $s:literal),* $(,)?) => {
+        /// Intent label; serialises in snake_case (`where_is_my_order`, …).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum IntentLabel { $($v),* }
+        /// All labels in model order.
+        pub const LABELS: &[&str] = &[$($s),*];
+        impl IntentLabel {
+            pub const ALL: &'static [IntentLabel] = &[$(IntentLabel::$v),*];
+            pub fn as_str(self) -> &'static str {
+                match self { $(IntentLabel::$v => $s),* }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some(IntentLabel::$v),)* _ => None }
+            }
+        }
+    };
+}
+
+intents! {
+    WhereIsMyOrder => "where_is_my_order",
+    Cancel => "cancel",
+    Return => "return",
+    Refund => "refund",
+    Exchange => "exchange",
+    ChangeAddressOrPhone => "change_address_or_phone",
+    PaymentProblem => "payment_problem",
+    CodConfirmation => "cod_confirmation",
+    CodRefusal => "cod_refusal",
+    Complaint => "complaint",
+    ProductQuestion => "product_question",
+    DiscountQuestion => "discount_question",
+    Greeting => "greeting",
+    Thanks => "thanks",
+    Other => "other",
+}
+
+/// An intent prediction: `{"label": …, "score": probability}`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    pub label: IntentLabel,
+    /// Probability of `label` in [0, 1].
+    pub score: f32,
+}
+
+/// Load the embedded intent model (a fallback predicting `where_is_my_order`
+/// uniformly if it is corrupt — never panics).
+pub fn load_model() -> LinearModel {
+    LinearModel::from_bytes(MODEL_BYTES).unwrap_or_else(|_| LinearModel::empty(LABELS))
+}
+
+/// Greetings and politeness that customers wrap around any request ("السلام عليكم …
+/// لو سمحت", "hi … please"). They are removed before classification unless nothing
+/// else is left, so "هلا وين طلبي" is about the order, not a greeting.
+const FILLER: &[&str] = &[
+    "السلام", "سلام", "عليكم", "عليك", "ورحمه", "الله", "وبركاته", "مرحبا", "مرحبتين", "هلا", "اهلا", "اهلين",
+    "هاي", "صباح", "مساء", "الخير", "النور", "يا", "جماعه", "لو", "سمحت", "سمحتي", "سمحتو", "فضلك", "من",
+    "يخليك", "يعافيك", "بسرعه", "ضروري", "عاجل", "اخي", "اختي", "حبيبي", "غالي", "hi", "hello", "hey",
+    "there", "please", "plz", "pls", "urgent", "asap", "sir", "dear", "good", "morning", "evening", "salam",
+    "marhaba", "ahlan", "kindly", "شلونكم", "كيفكم", "ازيكم", "والله",
+];
+
+/// Drop filler tokens (and punctuation/emoji) unless that leaves no word.
+fn content_view(a: &Analysis) -> Option<Analysis> {
+    let keep: Vec<_> = a
+        .tokens
+        .iter()
+        .filter(|t| matches!(t.kind, Kind::Arabic | Kind::Latin | Kind::Number) && !FILLER.contains(&t.surface.as_str()))
+        .cloned()
+        .collect();
+    let words = keep.iter().filter(|t| t.kind != Kind::Number).count();
+    if words == 0 || keep.len() == a.tokens.len() {
+        return None;
+    }
+    Some(Analysis { lang: a.lang, tokens: keep, elongated: a.elongated })
+}
+
+/// Classify an analysed message; `sentiment_score` (−1..1) lets a clearly negative
+/// message that the model reads as a question/other become a complaint.
+pub fn classify_with(model: &LinearModel, a: &Analysis, sentiment_score: f32, feats: &mut Vec<u32>) -> Intent {
+    // Rule: nothing word-like (empty, digits, punctuation, emoji only) → other.
+    if !a.tokens.iter().any(|t| matches!(t.kind, Kind::Arabic | Kind::Latin)) {
+        return Intent { label: IntentLabel::Other, score: 1.0 };
+    }
+    training_features(a, model.bits(), feats);
+    let (i, p, _) = model.predict(feats);
+    let mut label = model.labels().get(i).and_then(|s| IntentLabel::parse(s)).unwrap_or(IntentLabel::Other);
+    let mut score = p;
+    if sentiment_score < -0.5
+        && p < 0.6
+        && matches!(label, IntentLabel::Other | IntentLabel::ProductQuestion | IntentLabel::Greeting)
+    {
+        label = IntentLabel::Complaint;
+        score = (-sentiment_score).min(0.9) * 0.8;
+    }
+    Intent { label, score }
+}
+
+/// Classify an analysed message without sentiment information.
+pub fn classify(model: &LinearModel, a: &Analysis) -> Intent {
+    classify_with(model, a, 0.0, &mut Vec::new())
+}
+
+/// Intent keyword cues (normalised). Arabic cues match as substrings of a token,
+/// Latin cues as token prefixes. Each match emits one feature per intent, whose
+/// weight the model learns; the lists add synonyms the training phrasings lack.
+const KEYWORDS: &[(&str, &[&str])] = &[
+    ("where_is_my_order", &["وين", "فين", "اين", "متى", "امتى", "ايمتى", "يوصل", "وصل", "تتبع", "تاخر", "اتاخر",
+        "track", "where", "arriv", "deliver", "shipped", "status", "late"]),
+    ("cancel", &["الغ", "الغاء", "كنسل", "لغي", "cancel", "kansel"]),
+    ("return", &["ارجع", "ارجاع", "استرجع", "مرتجع", "رجعه", "return", "back"]),
+    ("refund", &["فلوس", "مبلغ", "مصاري", "استرداد", "مسترد", "تعويض", "refund", "money", "charged"]),
+    ("exchange", &["بدل", "ابدل", "استبدال", "تبديل", "exchang", "swap", "instead"]),
+    ("change_address_or_phone", &["عنوان", "لوكيشن", "موقعي", "جوال", "موبايل", "تلفون", "تليفون", "هاتف", "address",
+        "location", "phone", "number"]),
+    ("payment_problem", &["دفع", "بطاقه", "كارت", "فيزا", "مدى", "تابي", "تمارا", "خصم مني", "انخصم", "اتخصم",
+        "payment", "card", "declin", "pay", "transaction"]),
+    ("cod_confirmation", &["اكد", "تاكيد", "موافق", "نعم", "ايوه", "ايوا", "confirm", "yes", "sure", "aywa"]),
+    ("cod_refusal", &["رفض", "ماطلبت", "refus", "didn't", "not me"]),
+    ("complaint", &["شكوى", "اشتكي", "سيء", "زفت", "مكسور", "تالف", "نصب", "مقلد", "معيوب", "عيب", "خربان",
+        "complain", "broken", "rude", "scam", "fake", "damaged", "terribl", "worst"]),
+    ("product_question", &["متوفر", "موجود", "سعر", "بكام", "مقاس", "خامه", "ضمان", "اصلي", "مواصفات", "available",
+        "stock", "price", "size", "color", "warranty", "material", "origin"]),
+    ("discount_question", &["خصم", "كود", "كوبون", "عروض", "عرض", "اوفر", "تخفيض", "coupon", "discount", "promo",
+        "sale", "offer", "code"]),
+    ("thanks", &["شكر", "مشكور", "يعطيك", "تسلم", "يسلمو", "جزاك", "ميرسي", "thank", "thx", "merci", "appreciat"]),
+];
+
+fn keyword_features(a: &Analysis, bits: u32, out: &mut Vec<u32>) {
+    let mask = (1u64 << bits) - 1;
+    for (intent, cues) in KEYWORDS {
+        let hit = a.tokens.iter().any(|t| match t.kind {
+            Kind::Arabic => cues.iter().any(|c| t.surface.contains(c)),
+            Kind::Latin => cues.iter().any(|c| t.surface.starts_with(c)),
+            _ => false,
+        });
+        if hit {
+            out.push((crate::features::hash_str(b'K', intent) & mask) as u32);
+        }
+    }
+}
+
+/// Features exactly as [`classify_with`] computes them (filler removed); used by the
+/// training example so training and inference see the same view.
+pub fn training_features(a: &Analysis, bits: u32, out: &mut Vec<u32>) {
+    let view = content_view(a);
+    let v = view.as_ref().unwrap_or(a);
+    features(v, bits, out);
+    keyword_features(v, bits, out);
+}
