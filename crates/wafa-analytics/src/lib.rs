@@ -4,6 +4,7 @@ pub mod explain;
 pub mod models;
 pub mod money;
 pub mod optimize;
+pub mod parse;
 pub mod rfm;
 pub mod score;
 pub mod special;

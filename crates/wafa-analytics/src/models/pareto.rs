@@ -12,7 +12,7 @@
 
 use super::{finish_fit, EmpiricalModel, FitOutcome, Parameters, PurchaseModel, RfHistogram};
 use crate::optimize::minimize_robust;
-use crate::special::{integrate, ln_gamma, ln_hyp2f1_positive, log_add_exp};
+use crate::special::{integrate, ln_gamma, log_add_exp};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -32,6 +32,22 @@ fn ln_one_minus_exp(d: f64) -> f64 {
     } else {
         (-d.exp()).ln_1p()
     }
+}
+
+/// 2F1(1, b; c; z) for 0 < b < c, 0 ≤ z < 1: the terms Π (b+j)/(c+j) · z^k are all in (0, 1],
+/// so plain summation cannot overflow, and they shrink at least geometrically with ratio z.
+fn hyp2f1_first_param_one(b: f64, c: f64, z: f64) -> Option<f64> {
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    for k in 0..20_000 {
+        let kf = k as f64;
+        term *= (b + kf) / (c + kf) * z;
+        sum += term;
+        if term <= 1e-17 * sum {
+            return Some(sum);
+        }
+    }
+    None
 }
 
 impl ParetoNbd {
@@ -54,8 +70,8 @@ impl ParetoNbd {
         if z1 <= 0.95 {
             let z2 = (big - small) / (big + t);
             let term = |z: f64, age: f64| -> Option<f64> {
-                let lf = ln_hyp2f1_positive(1.0, second, m + 1.0, z, 200_000)?;
-                Some(lf - power * (-z).ln_1p() - m * (big + age).ln())
+                let f = hyp2f1_first_param_one(second, m + 1.0, z)?;
+                Some(f.ln() - power * (-z).ln_1p() - m * (big + age).ln())
             };
             if let (Some(l1), Some(l2)) = (term(z1, t_x), term(z2, t)) {
                 return l1 + ln_one_minus_exp(l2 - l1);
