@@ -1,11 +1,127 @@
 //! Text intelligence for Arabic and English: normalisation (used by search everywhere),
-//! language detection, sentiment, intent and FAQ answering. Pure: no I/O.
+//! language detection, sentiment, intent and FAQ answering. Pure: no I/O at run time —
+//! the models are embedded with `include_bytes!` and trained offline by the examples.
+//!
+//! # Tagging messages
+//! ```
+//! let tagger = wafa_text::tagger(); // lazily initialised global; or Tagger::new()
+//! let tags = tagger.tag("الطلب وصل مكسور ومحد يرد علي");
+//! assert_eq!(tags.sentiment.label.as_str(), "negative");
+//! let json = serde_json::to_string(&tags).unwrap();
+//! // {"lang":"ar","sentiment":{"label":"negative","score":-0.9},"intent":{"label":"complaint","score":0.8}}
+//! assert!(json.starts_with("{\"lang\":\"ar\",\"sentiment\":{\"label\":\"negative\",\"score\":"));
+//! ```
+//! `sentiment.score` is the signed polarity p(pos) − p(neg) in [−1, 1] (use it for
+//! trends); `intent.score` is the intent's probability.
+//!
+//! # `wafa text --jsonl`
+//! The app's command is one loop: read stdin lines, write [`tag_jsonl_line`] per line:
+//! ```no_run
+//! use std::io::{BufRead, Write};
+//! let t = wafa_text::tagger();
+//! let mut out = std::io::stdout().lock();
+//! for line in std::io::stdin().lock().lines() {
+//!     let line = line.unwrap_or_default();
+//!     writeln!(out, "{}", wafa_text::tag_jsonl_line(t, &line)).unwrap();
+//! }
+//! ```
+//!
+//! # FAQ answering
+//! See [`faq::FaqIndex`]: build once per workspace from entries, query many times,
+//! answer when `confidence >= faq::DEFAULT_THRESHOLD`, hand over to a human otherwise.
 
 pub mod arabizi;
-pub mod lang;
-pub mod normalize;
-pub mod features;
-pub mod linear;
 pub mod eval;
-pub mod sentiment;
+pub mod faq;
+pub mod features;
 pub mod intent;
+pub mod lang;
+pub mod linear;
+pub mod normalize;
+pub mod sentiment;
+
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+pub use faq::{FaqEntry, FaqHit, FaqIndex};
+pub use intent::{Intent, IntentLabel};
+pub use lang::Lang;
+pub use sentiment::{Sentiment, SentimentLabel};
+
+/// Tags for one message. Serialises to exactly
+/// `{"lang": "...", "sentiment": {"label": "...", "score": f32}, "intent": {"label": "...", "score": f32}}`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tags {
+    pub lang: Lang,
+    pub sentiment: Sentiment,
+    pub intent: Intent,
+}
+
+impl Tags {
+    /// Language-detection confidence is available via [`lang::detect`]; this is the
+    /// sentiment polarity in [−1, 1] for `sentiment_trend`.
+    pub fn sentiment_score(&self) -> f32 {
+        self.sentiment.score
+    }
+}
+
+/// The message tagger: holds the embedded models. Construct once (cheap: parses
+/// ~3.5 MB of embedded weights) and share; it is `Send + Sync`.
+pub struct Tagger {
+    sentiment: linear::LinearModel,
+    intent: linear::LinearModel,
+}
+
+impl Default for Tagger {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tagger {
+    /// Load the embedded models. Never panics (a corrupt model degrades to a
+    /// uniform fallback, which the crate's tests would catch).
+    pub fn new() -> Self {
+        Tagger { sentiment: sentiment::load_model(), intent: intent::load_model() }
+    }
+
+    /// Tag one message: language, sentiment and intent. Total: any `&str` gives a
+    /// defined result (empty or emoji-only text included); only the first
+    /// [`features::MAX_BYTES`] bytes are analysed.
+    pub fn tag(&self, text: &str) -> Tags {
+        let a = features::analyze(text);
+        let mut feats = Vec::with_capacity(256);
+        features::features(&a, self.sentiment.bits(), &mut feats);
+        let s = sentiment::classify_features(&self.sentiment, &feats);
+        let i = intent::classify_with(&self.intent, &a, s.score, &mut feats);
+        Tags { lang: a.lang.lang, sentiment: s, intent: i }
+    }
+
+    /// Sentiment only.
+    pub fn sentiment(&self, text: &str) -> Sentiment {
+        sentiment::classify(&self.sentiment, &features::analyze(text))
+    }
+
+    /// Intent only.
+    pub fn intent(&self, text: &str) -> Intent {
+        let a = features::analyze(text);
+        let s = sentiment::classify(&self.sentiment, &a);
+        intent::classify_with(&self.intent, &a, s.score, &mut Vec::new())
+    }
+}
+
+/// The lazily initialised global tagger.
+pub fn tagger() -> &'static Tagger {
+    static T: OnceLock<Tagger> = OnceLock::new();
+    T.get_or_init(Tagger::new)
+}
+
+/// Tag one line and return its JSON object (no trailing newline).
+pub fn tag_jsonl_line(tagger: &Tagger, line: &str) -> String {
+    let tags = tagger.tag(line);
+    // Serialising plain enums and finite floats cannot fail; keep a fallback anyway.
+    serde_json::to_string(&tags).unwrap_or_else(|_| {
+        r#"{"lang":"ar","sentiment":{"label":"neutral","score":0.0},"intent":{"label":"other","score":0.0}}"#.into()
+    })
+}
