@@ -94,20 +94,27 @@ pub fn parse_amount_minor(raw: &str, exponent: u32) -> Result<i64, String> {
     Ok(if negative { -value } else { value })
 }
 
-/// "1234.50 SAR" for 123450 minor units with exponent 2.
-pub fn format_money(minor: i64, currency: &str) -> String {
-    let exp = currency_exponent(currency);
+/// "1234.50" for 123450 minor units with exponent 2 (exact, no floats).
+pub fn format_decimal(minor: i64, exponent: u32) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();
-    if exp == 0 {
-        return format!("{sign}{abs} {currency}");
+    if exponent == 0 {
+        return format!("{sign}{abs}");
     }
-    let div = 10u64.pow(exp);
+    let div = 10u64.pow(exponent.min(18));
     format!(
-        "{sign}{}.{:0width$} {currency}",
+        "{sign}{}.{:0width$}",
         abs / div,
         abs % div,
-        width = exp as usize
+        width = exponent.min(18) as usize
+    )
+}
+
+/// "1234.50 SAR" for 123450 minor units of a 2-decimal currency.
+pub fn format_money(minor: i64, currency: &str) -> String {
+    format!(
+        "{} {currency}",
+        format_decimal(minor, currency_exponent(currency))
     )
 }
 

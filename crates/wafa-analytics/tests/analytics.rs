@@ -2,9 +2,12 @@
 
 use chrono::NaiveDate;
 use wafa_analytics::models::{
-    BgBb, BgNbd, FitOutcome, GammaGamma, MbgNbd, ParetoNbd, PurchaseModel, RfHistogram,
+    BgBb, BgNbd, FitOutcome, GammaGamma, MbgNbd, ParetoNbd, PurchaseModel, RfHistogram, ThinData,
 };
+use wafa_analytics::report::{build_report, AnalyzeOptions};
+use wafa_analytics::score::{score_customers, Horizon, ModelFit};
 use wafa_analytics::summary::{summarize, SummaryOptions, TimeUnit, Transaction};
+use wafa_analytics::validation::validate_holdout;
 
 fn fixture(name: &str) -> String {
     let shared = format!("/work/shared/data/cdnow/{name}");
@@ -132,4 +135,237 @@ fn bgbb_reproduces_fader_hardie_shang_2010_on_donations() {
     close(fit.model.delta, 2.783, 5e-3, "delta");
     close(fit.log_likelihood, -33225.6, 0.05, "LL");
     let _ = fit.model.p_alive(3.0, 6.0, 6.0);
+}
+
+#[test]
+fn bgnbd_holdout_validation_on_cdnow_matches_paper_figure() {
+    let s = cdnow_calibration();
+    let h = RfHistogram::from_summaries(&s);
+    let m = BgNbd::fit(&h).into_fitted().unwrap().model;
+    let v = validate_holdout(&m, &s);
+    eprintln!("{v:#?}");
+    // 39-week holdout; the sample's repeat purchase days in weeks 40–78.
+    close(v.holdout_duration, 39.0, 1e-9, "holdout weeks");
+    assert_eq!(v.actual_total, 1882.0);
+    assert_eq!(v.buckets[0].customers, 1411);
+    // As in the paper's Figure 4, BG/NBD slightly under-predicts the holdout for light buyers
+    // but tracks it overall: x=0 → 0.225 vs 0.237 actual, 7+ → 6.16 vs 6.36.
+    close(
+        v.buckets[0].predicted_mean,
+        0.2251,
+        1e-3,
+        "bucket 0 predicted",
+    );
+    close(v.buckets[0].actual_mean, 0.2367, 1e-3, "bucket 0 actual");
+    close(
+        v.buckets[7].predicted_mean,
+        v.buckets[7].actual_mean,
+        0.3,
+        "bucket 7+",
+    );
+    assert!(
+        (v.predicted_total / v.actual_total - 1.0).abs() < 0.15,
+        "{v:?}"
+    );
+    // Paper's worked example of a conditional expectation.
+    close(
+        m.expected_purchases(39.0, 2.0, 30.43, 38.86),
+        1.226,
+        2e-3,
+        "E[Y(39)|2,30.43,38.86]",
+    );
+}
+
+#[test]
+fn report_on_cdnow_sample_reproduces_published_values_in_json() {
+    let input = fixture("CDNOW_sample.txt");
+    let options = AnalyzeOptions {
+        time_unit: TimeUnit::Week,
+        calibration_end: NaiveDate::from_ymd_opt(1997, 9, 30),
+        observation_end: NaiveDate::from_ymd_opt(1998, 6, 30),
+        currency: "USD".into(),
+        ..Default::default()
+    };
+    let report = build_report(input.as_bytes(), &options).expect("report");
+    println!("{}", report.summary_text);
+    assert!(report.row_errors.is_empty());
+    let models = report.json["models"].as_array().unwrap();
+    let find = |name: &str, period: &str| {
+        models
+            .iter()
+            .find(|m| m["name"] == name && m["period"] == period)
+            .unwrap_or_else(|| panic!("{name} {period} missing"))
+    };
+    let bg = find("bg_nbd", "calibration");
+    close(bg["parameters"]["r"].as_f64().unwrap(), 0.243, 5e-4, "r");
+    close(
+        bg["parameters"]["alpha"].as_f64().unwrap(),
+        4.414,
+        5e-3,
+        "alpha",
+    );
+    close(bg["parameters"]["a"].as_f64().unwrap(), 0.793, 5e-4, "a");
+    close(bg["parameters"]["b"].as_f64().unwrap(), 2.426, 5e-3, "b");
+    close(bg["log_likelihood"].as_f64().unwrap(), -9582.4, 0.05, "LL");
+    assert!(bg["standard_errors"]["r"].as_f64().unwrap() > 0.0);
+    assert_eq!(bg["validation"]["actual_total"].as_f64().unwrap(), 1882.0);
+    let pareto = find("pareto_nbd", "calibration");
+    close(pareto["parameters"]["s"].as_f64().unwrap(), 0.61, 5e-3, "s");
+    close(
+        pareto["log_likelihood"].as_f64().unwrap(),
+        -9595.0,
+        0.5,
+        "LL",
+    );
+    assert!(
+        find("mbg_nbd", "calibration")["validation"]["predicted_total"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    let gg = find("gamma_gamma", "full");
+    assert!(gg["parameters"]["gamma"] == gg["parameters"]["v"]);
+    assert!(gg["standard_errors"]["q"].as_f64().is_some());
+    // Files are all there and the customer CSV has one row per customer plus header.
+    let names: Vec<&str> = report.files.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in [
+        "customers.csv",
+        "cohorts.csv",
+        "validation.csv",
+        "cohort_retention.svg",
+        "holdout_fit.svg",
+        "clv_distribution.svg",
+        "report.json",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let csv = &report
+        .files
+        .iter()
+        .find(|(n, _)| n == "customers.csv")
+        .unwrap()
+        .1;
+    let text = String::from_utf8(csv.clone()).unwrap();
+    assert_eq!(text.lines().count(), 2358);
+    assert!(text.contains("P(alive)") && text.contains("احتمال"));
+    for (name, bytes) in &report.files {
+        if name.ends_with(".svg") {
+            let svg = String::from_utf8(bytes.clone()).unwrap();
+            assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"), "{name}");
+        }
+    }
+    assert!(report.summary_text.contains("bg_nbd"));
+}
+
+#[test]
+fn cdnow_master_file_parses_summarises_and_scores_quickly() {
+    let input = fixture("CDNOW_master.txt");
+    let started = std::time::Instant::now();
+    let options = AnalyzeOptions {
+        calibration_end: NaiveDate::from_ymd_opt(1997, 9, 30),
+        fit_all_models: false,
+        ..Default::default()
+    };
+    let report = build_report(input.as_bytes(), &options).expect("report");
+    eprintln!("{}\n{:?}", report.summary_text, started.elapsed());
+    assert_eq!(report.json["input"]["transactions"], 69_659);
+    assert_eq!(report.json["metrics"]["customers"], 23_570);
+    assert!(report.row_errors.is_empty());
+    let bg = report.json["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "bg_nbd" && m["period"] == "calibration")
+        .unwrap()
+        .clone();
+    // The full master file gives parameters close to the 1/10 sample's.
+    let r = bg["parameters"]["r"].as_f64().unwrap();
+    assert!((0.2..0.3).contains(&r), "{bg}");
+    let v = &bg["validation"];
+    let ratio = v["predicted_total"].as_f64().unwrap() / v["actual_total"].as_f64().unwrap();
+    assert!((ratio - 1.0).abs() < 0.2, "{v}");
+}
+
+fn tx(c: &str, d: &str, a: i64) -> Transaction {
+    Transaction {
+        customer: c.into(),
+        date: NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap(),
+        amount_minor: a,
+    }
+}
+
+#[test]
+fn thin_data_is_reported_and_scores_stay_finite() {
+    let now = NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
+    // Empty input.
+    let h = RfHistogram::from_summaries::<String>(&[]);
+    assert!(matches!(
+        BgNbd::fit(&h),
+        FitOutcome::Insufficient {
+            reason: ThinData::NoCustomers,
+            ..
+        }
+    ));
+    // One customer.
+    let one = summarize(&[tx("a", "2024-01-01", 500)], &SummaryOptions::default());
+    let fit = ModelFit::fit(&one, TimeUnit::Week, "SAR");
+    assert!(fit.is_empirical() && !fit.notes.is_empty());
+    let p = score_customers(&fit, &one, now, Horizon::default());
+    assert_eq!(p.len(), 1);
+    assert!(p[0].p_alive.is_finite() && p[0].clv_minor >= 0);
+    assert!(p[0].explanation_ar.contains("البيانات غير كافية"));
+    // All one-time buyers.
+    let log: Vec<Transaction> = (0..50)
+        .map(|i| {
+            tx(
+                &format!("c{i}"),
+                &format!("2024-01-{:02}", 1 + i % 28),
+                1000,
+            )
+        })
+        .collect();
+    let s = summarize(&log, &SummaryOptions::default());
+    let h = RfHistogram::from_summaries(&s);
+    assert!(matches!(
+        ParetoNbd::fit(&h),
+        FitOutcome::Insufficient {
+            reason: ThinData::NoRepeatPurchases,
+            ..
+        }
+    ));
+    let fit = ModelFit::fit(&s, TimeUnit::Day, "SAR");
+    for p in score_customers(&fit, &s, now, Horizon::default()) {
+        assert!(p.p_alive.is_finite() && p.expected_purchases_90d.is_finite());
+    }
+    // Huge frequencies and T = t_x with a real model.
+    let m = BgNbd {
+        r: 0.243,
+        alpha: 4.414,
+        a: 0.793,
+        b: 2.426,
+    };
+    for (x, tx_, t) in [(50_000.0, 52.0, 52.0), (0.0, 0.0, 0.0), (10.0, 5.0, 5.0)] {
+        for v in [
+            m.p_alive(x, tx_, t),
+            m.expected_purchases(52.0, x, tx_, t),
+            m.prob_purchase_within(4.0, x, tx_, t),
+        ] {
+            assert!(v.is_finite(), "{x} {tx_} {t}");
+        }
+    }
+    // Report on a tiny CSV works, explains the fallback, and rejects an unusable input.
+    let csv =
+        "customer,date,amount\na,2024-01-01,10.00\na,2024-02-01,12.50\nb,2024-01-15,7\nb,bad,1\n";
+    let r = build_report(csv.as_bytes(), &AnalyzeOptions::default()).unwrap();
+    assert_eq!(r.row_errors.len(), 1);
+    assert_eq!(r.row_errors[0].line, 5);
+    assert!(r.summary_text.contains("not fitted"));
+    assert!(build_report(
+        "customer,date,amount\n".as_bytes(),
+        &AnalyzeOptions::default()
+    )
+    .is_err());
 }
