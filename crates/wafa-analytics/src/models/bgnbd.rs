@@ -124,7 +124,8 @@ fn mean_age(h: &RfHistogram) -> f64 {
 fn neg_ll_and_gradient(h: &RfHistogram, p: &[f64], grad: &mut [f64]) -> f64 {
     let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
     grad.iter_mut().for_each(|g| *g = 0.0);
-    if !(r > 0.0 && alpha > 0.0 && a > 0.0 && b > 0.0) || !(r * alpha * a * b).is_finite() {
+    let all_positive = [r, alpha, a, b].iter().all(|v| *v > 0.0);
+    if !all_positive || !(r * alpha * a * b).is_finite() {
         return f64::INFINITY;
     }
     let ln_t: Vec<f64> = h.times.iter().map(|t| (alpha + t).ln()).collect();

@@ -101,7 +101,7 @@ impl GammaGamma {
             gamma: p[2],
         };
         let total = |p: &[f64]| {
-            if p.iter().any(|v| !(*v > 0.0) || !v.is_finite()) {
+            if p.iter().any(|v| v.is_nan() || *v <= 0.0 || !v.is_finite()) {
                 return f64::INFINITY;
             }
             let m = build(p);

@@ -81,7 +81,7 @@ impl MbgNbd {
             b: p[3],
         };
         let total = |p: &[f64]| {
-            if p.iter().any(|v| !(*v > 0.0) || !v.is_finite()) {
+            if p.iter().any(|v| v.is_nan() || *v <= 0.0 || !v.is_finite()) {
                 return f64::INFINITY;
             }
             let v = -build(p).total_log_likelihood(h);
