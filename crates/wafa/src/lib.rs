@@ -1,0 +1,8 @@
+//! Wafa: a self-hosted CRM and customer-retention platform for online stores.
+//!
+//! The crate is the server and CLI; see `ARCHITECTURE.md` at the repository root for the map.
+
+pub mod auth;
+pub mod error;
+pub mod store;
+pub mod validate;

@@ -1,0 +1,218 @@
+//! The storage layer: the only place in Wafa with SQL.
+//!
+//! Why one code path over `sqlx::Any`: SQLite (the embedded default) and PostgreSQL (the
+//! scale-out backend) run the *same* statements, so a query tested on one is the query run on
+//! the other, and every store test runs on both. The schema keeps to types both drivers carry
+//! through `Any` (BIGINT, TEXT; booleans as 0/1, timestamps as epoch milliseconds, JSON as
+//! TEXT). Statements use `$1`-style placeholders, which both engines accept. Where the
+//! dialects really differ (migrations, connection setup) [`Backend`] says which one we are on.
+//!
+//! SQLite allows one writer at a time; rather than retrying on `SQLITE_BUSY`, writes go through
+//! a one-connection pool there, and reads through a separate pool (WAL mode lets them run
+//! alongside the writer). On PostgreSQL both pools are the same.
+
+mod customers;
+mod merges;
+mod orders;
+mod tenancy;
+mod timeline;
+
+pub use customers::{CustomerFilter, UpsertOutcome};
+pub use merges::{MergePreview, MergeRecord};
+pub use orders::{OrderFilter, OrderWrite};
+pub use tenancy::{ApiKeyRecord, AuditRecord, MemberRecord, NewWorkspace, Principal, SessionRecord, SourceRecord, WorkspaceRecord};
+pub use timeline::TimelineWrite;
+
+use crate::error::AppError;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, Row};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle to Wafa's database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sqlite: include_str!("migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("migrations/postgres/0001_init.sql"),
+}];
+
+/// Turn `wafa.db`, `./data/wafa.db` or `sqlite://…` into an sqlx SQLite URL that creates the
+/// file if needed; leave `postgres://` URLs as they are.
+pub fn normalize_url(url: &str) -> Result<(Backend, String), AppError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_owned()));
+    }
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    if path.is_empty() {
+        return Err(AppError::config("empty database URL"));
+    }
+    if path == ":memory:" {
+        return Ok((Backend::Sqlite, "sqlite::memory:".to_owned()));
+    }
+    if url.contains("://") && !url.starts_with("sqlite://") {
+        return Err(AppError::config(format!("unsupported database URL {url:?}: use a file path, sqlite://… or postgres://…")));
+    }
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let with_mode = if path.contains("mode=") { path.to_owned() } else { format!("{path}{sep}mode=rwc") };
+    Ok((Backend::Sqlite, format!("sqlite://{with_mode}")))
+}
+
+impl Store {
+    /// Connect by URL and bring the schema up to date.
+    pub async fn connect(url: &str) -> Result<Store, AppError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = normalize_url(url)?;
+        let opts = AnyConnectOptions::from_str(&url).map_err(|e| AppError::config(format!("bad database URL: {e}")))?;
+        let store = match backend {
+            Backend::Sqlite => {
+                let in_memory = url.contains(":memory:");
+                let write = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(sqlite_setup)
+                    .connect_with(opts.clone())
+                    .await
+                    .map_err(AppError::db_connect)?;
+                let read = if in_memory {
+                    write.clone()
+                } else {
+                    AnyPoolOptions::new()
+                        .max_connections(4)
+                        .acquire_timeout(Duration::from_secs(30))
+                        .after_connect(sqlite_setup)
+                        .connect_with(opts)
+                        .await
+                        .map_err(AppError::db_connect)?
+                };
+                Store { backend, read, write }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(opts)
+                    .await
+                    .map_err(AppError::db_connect)?;
+                Store { backend, read: pool.clone(), write: pool }
+            }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Apply pending migrations, each in its own transaction.
+    async fn migrate(&self) -> Result<(), AppError> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS wafa_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
+            .execute(&self.write)
+            .await?;
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM wafa_migrations")
+            .fetch_all(&self.write)
+            .await?
+            .iter()
+            .map(|r| r.get::<i64, _>("version"))
+            .collect();
+        for m in MIGRATIONS {
+            if applied.contains(&m.version) {
+                continue;
+            }
+            let sql = match self.backend {
+                Backend::Sqlite => m.sqlite,
+                Backend::Postgres => m.postgres,
+            };
+            let mut tx = self.write.begin().await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO wafa_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version = m.version, name = m.name, "applied migration");
+        }
+        Ok(())
+    }
+
+    /// Cheap liveness check used by `/healthz`.
+    pub async fn ping(&self) -> Result<(), AppError> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+type SetupFuture<'c> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
+
+/// Per-connection SQLite settings. WAL lets readers run while the writer writes; NORMAL sync
+/// survives application crashes (the WAL is in the OS) and is much faster than FULL;
+/// foreign keys are off by default in SQLite and must be switched on per connection.
+fn sqlite_setup(conn: &mut AnyConnection, _meta: sqlx::pool::PoolConnectionMetadata) -> SetupFuture<'_> {
+    Box::pin(async move {
+        sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768;")
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Append an audit record inside the caller's transaction, so the record exists exactly when
+/// the change it describes does.
+pub(crate) async fn audit(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    actor: &str,
+    action: &str,
+    target_type: &str,
+    target_id: Option<i64>,
+    details: serde_json::Value,
+) -> Result<(), AppError> {
+    sqlx::query("INSERT INTO audit_log (workspace_id, actor, action, target_type, target_id, details, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(workspace_id)
+        .bind(actor)
+        .bind(action)
+        .bind(target_type)
+        .bind(target_id)
+        .bind(details.to_string())
+        .bind(now_ms())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Read a JSON TEXT column, tolerating legacy garbage as the default value.
+pub(crate) fn json_col<T: serde::de::DeserializeOwned + Default>(row: &sqlx::any::AnyRow, col: &str) -> T {
+    row.try_get::<String, _>(col).ok().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
+}
