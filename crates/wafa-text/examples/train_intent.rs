@@ -17,7 +17,9 @@ use wafa_text::linear::{Rng, Trainer};
 
 fn arg(name: &str) -> Option<String> {
     let a: Vec<String> = std::env::args().collect();
-    a.iter().position(|x| x == name).and_then(|i| a.get(i + 1).cloned())
+    a.iter()
+        .position(|x| x == name)
+        .and_then(|i| a.get(i + 1).cloned())
 }
 
 fn load(path: &PathBuf) -> Vec<(usize, String)> {
@@ -32,7 +34,8 @@ fn load(path: &PathBuf) -> Vec<(usize, String)> {
 }
 
 fn main() {
-    let data = PathBuf::from(arg("--data").unwrap_or_else(|| "crates/wafa-text/data/intents".into()));
+    let data =
+        PathBuf::from(arg("--data").unwrap_or_else(|| "crates/wafa-text/data/intents".into()));
     let out = PathBuf::from(arg("--out").unwrap_or_else(|| "crates/wafa-text/model".into()));
     let epochs: usize = arg("--epochs").and_then(|s| s.parse().ok()).unwrap_or(12);
     let train = load(&data.join("train.tsv"));
@@ -61,17 +64,30 @@ fn main() {
     let bytes = model.to_bytes();
     fs::create_dir_all(&out).expect("out dir");
     fs::write(out.join("intent.bin"), &bytes).expect("write");
-    println!("wrote {} ({} bytes), {} train examples", out.join("intent.bin").display(), bytes.len(), train.len());
+    println!(
+        "wrote {} ({} bytes), {} train examples",
+        out.join("intent.bin").display(),
+        bytes.len(),
+        train.len()
+    );
     let senti_model = wafa_text::sentiment::load_model();
     let mut c = Confusion::new(LABELS);
     for (gold, text) in &test {
         let a = analyze(text);
         let senti = wafa_text::sentiment::classify(&senti_model, &a);
-        let p = classify_with(&model, &a, senti.score, &mut Vec::new());
-        let pred = LABELS.iter().position(|x| *x == p.label.as_str()).unwrap_or(0);
+        let mut raw = Vec::new();
+        wafa_text::features::raw_features(&a, &mut raw);
+        let p = classify_with(&model, &a, &raw, senti.score, &mut Vec::new());
+        let pred = LABELS
+            .iter()
+            .position(|x| *x == p.label.as_str())
+            .unwrap_or(0);
         c.add(*gold, pred);
         if pred != *gold && std::env::var("SHOW_ERRORS").is_ok() {
-            println!("  MISS gold={} pred={} ({:.2}) {text}", LABELS[*gold], LABELS[pred], p.score);
+            println!(
+                "  MISS gold={} pred={} ({:.2}) {text}",
+                LABELS[*gold], LABELS[pred], p.score
+            );
         }
     }
     println!("test (held-out phrasings): {}", c.summary());

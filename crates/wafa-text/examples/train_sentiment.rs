@@ -53,38 +53,60 @@ fn label_idx(s: &str) -> Option<usize> {
 
 fn arg(name: &str) -> Option<String> {
     let a: Vec<String> = std::env::args().collect();
-    a.iter().position(|x| x == name).and_then(|i| a.get(i + 1).cloned())
+    a.iter()
+        .position(|x| x == name)
+        .and_then(|i| a.get(i + 1).cloned())
 }
 
 fn load_arsarcasm(dir: &Path, out: &mut Vec<Ex>) {
     let path = dir.join("train/arsarcasm_v2/training_data.csv");
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_path(&path).expect("arsarcasm csv");
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(&path)
+        .expect("arsarcasm csv");
     for rec in rdr.records().flatten() {
         if rec.len() < 4 {
             continue;
         }
         let text = rec[0].trim_matches('"').to_string();
-        let Some(label) = label_idx(&rec[2]) else { continue };
+        let Some(label) = label_idx(&rec[2]) else {
+            continue;
+        };
         let dialect = rec[3].trim().to_string();
         let val = is_val(&text);
-        out.push(Ex { text, label, weight: 1.0, group: format!("arsarcasm/{dialect}"), val });
+        out.push(Ex {
+            text,
+            label,
+            weight: 1.0,
+            group: format!("arsarcasm/{dialect}"),
+            val,
+        });
     }
 }
 
 fn load_atsad(dir: &Path, out: &mut Vec<Ex>, weight: f32) {
-    for (file, label) in
-        [("train_Arabic_tweets_negative_20190413.tsv", 0), ("train_Arabic_tweets_positive_20190413.tsv", 2)]
-    {
+    for (file, label) in [
+        ("train_Arabic_tweets_negative_20190413.tsv", 0),
+        ("train_Arabic_tweets_positive_20190413.tsv", 2),
+    ] {
         let s = fs::read_to_string(dir.join("train/atsad").join(file)).expect("atsad");
         for line in s.lines() {
-            let Some((_, t)) = line.split_once('\t') else { continue };
+            let Some((_, t)) = line.split_once('\t') else {
+                continue;
+            };
             // Emojis were the labelling rule: strip them.
             let text = strip_emoji(t);
             if text.trim().is_empty() {
                 continue;
             }
             let val = is_val(&text);
-            out.push(Ex { text, label, weight, group: "atsad(2-class)".into(), val });
+            out.push(Ex {
+                text,
+                label,
+                weight,
+                group: "atsad(2-class)".into(),
+                val,
+            });
         }
     }
 }
@@ -96,11 +118,16 @@ fn load_vader_gt(dir: &Path, out: &mut Vec<Ex>) {
         ("nytEditorialSnippets_GroundTruth.txt", "vader/nyt"),
         ("tweets_GroundTruth.txt", "vader/tweets"),
     ] {
-        let s = fs::read_to_string(dir.join("train/vader_en_groundtruth").join(file)).expect("vader gt");
+        let s = fs::read_to_string(dir.join("train/vader_en_groundtruth").join(file))
+            .expect("vader gt");
         for line in s.lines() {
             let mut it = line.splitn(3, '\t');
-            let (Some(_), Some(v), Some(text)) = (it.next(), it.next(), it.next()) else { continue };
-            let Ok(v) = v.trim().parse::<f32>() else { continue };
+            let (Some(_), Some(v), Some(text)) = (it.next(), it.next(), it.next()) else {
+                continue;
+            };
+            let Ok(v) = v.trim().parse::<f32>() else {
+                continue;
+            };
             let label = if v < -0.5 {
                 0
             } else if v > 0.5 {
@@ -109,7 +136,13 @@ fn load_vader_gt(dir: &Path, out: &mut Vec<Ex>) {
                 1
             };
             let val = is_val(text);
-            out.push(Ex { text: text.to_string(), label, weight: 1.0, group: g.into(), val });
+            out.push(Ex {
+                text: text.to_string(),
+                label,
+                weight: 1.0,
+                group: g.into(),
+                val,
+            });
         }
     }
 }
@@ -124,27 +157,56 @@ fn load_lexicons(dir: &Path, out: &mut Vec<Ex>, w: f32) {
         }
         let label = if *score > 0.0 { 2 } else { 0 };
         let wt = w * (score.abs().min(3.0) / 3.0);
-        out.push(Ex { text: word.clone(), label, weight: wt, group: "lexicon".into(), val: false });
+        out.push(Ex {
+            text: word.clone(),
+            label,
+            weight: wt,
+            group: "lexicon".into(),
+            val: false,
+        });
         if word.chars().any(|c| c.is_alphabetic()) {
             let neg = negs[i % negs.len()];
-            out.push(Ex { text: format!("{neg} {word}"), label: 2 - label, weight: wt * 0.5, group: "lexicon".into(), val: false });
+            out.push(Ex {
+                text: format!("{neg} {word}"),
+                label: 2 - label,
+                weight: wt * 0.5,
+                group: "lexicon".into(),
+                val: false,
+            });
         }
     }
-    let s = fs::read_to_string(dir.join("lexicons/vader_en/vader_lexicon.txt")).expect("vader lexicon");
+    let s =
+        fs::read_to_string(dir.join("lexicons/vader_en/vader_lexicon.txt")).expect("vader lexicon");
     let negs = ["not", "never", "isn't", "wasn't", "no"];
     for (i, line) in s.lines().enumerate() {
         let mut it = line.split('\t');
-        let (Some(word), Some(v)) = (it.next(), it.next()) else { continue };
-        let Ok(v) = v.trim().parse::<f32>() else { continue };
+        let (Some(word), Some(v)) = (it.next(), it.next()) else {
+            continue;
+        };
+        let Ok(v) = v.trim().parse::<f32>() else {
+            continue;
+        };
         if v.abs() < 1.0 {
             continue;
         }
         let label = if v > 0.0 { 2 } else { 0 };
         let wt = w * (v.abs().min(3.0) / 3.0);
-        out.push(Ex { text: word.to_string(), label, weight: wt, group: "lexicon".into(), val: false });
+        out.push(Ex {
+            text: word.to_string(),
+            label,
+            weight: wt,
+            group: "lexicon".into(),
+            val: false,
+        });
         if word.chars().all(|c| c.is_ascii_alphabetic()) {
             let neg = negs[i % negs.len()];
-            out.push(Ex { text: format!("{neg} {word}"), label: 2 - label, weight: wt * 0.5, group: "lexicon".into(), val: false });
+            out.push(Ex {
+                text: format!("{neg} {word}"),
+                label: 2 - label,
+                weight: wt * 0.5,
+                group: "lexicon".into(),
+                val: false,
+            });
         }
     }
 }
@@ -152,53 +214,298 @@ fn load_lexicons(dir: &Path, out: &mut Vec<Ex>, w: f32) {
 /// Templated review-style sentences (see module docs).
 fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
     let ar_subj = [
-        "المنتج", "الطلب", "التوصيل", "الشحن", "الجودة", "الخدمة", "التعامل", "السعر", "المقاس", "القماش",
-        "التغليف", "المتجر", "خدمة العملاء", "الجهاز", "العطر", "اللون", "الطلبية", "المندوب", "الاوردر",
-        "الخامة", "الشنطة", "الجوال", "الساعة", "الكريم", "الفستان", "البضاعة", "الموقع", "التطبيق",
+        "المنتج",
+        "الطلب",
+        "التوصيل",
+        "الشحن",
+        "الجودة",
+        "الخدمة",
+        "التعامل",
+        "السعر",
+        "المقاس",
+        "القماش",
+        "التغليف",
+        "المتجر",
+        "خدمة العملاء",
+        "الجهاز",
+        "العطر",
+        "اللون",
+        "الطلبية",
+        "المندوب",
+        "الاوردر",
+        "الخامة",
+        "الشنطة",
+        "الجوال",
+        "الساعة",
+        "الكريم",
+        "الفستان",
+        "البضاعة",
+        "الموقع",
+        "التطبيق",
     ];
     let ar_pos = [
-        "ممتاز", "رائع", "جميل", "حلو", "وايد حلو", "مره حلو", "يجنن", "رهيب", "فخم", "تحفة", "جامد", "كويس جدا",
-        "حلو اوي", "منيح", "كتير حلو", "بيجنن", "ممتاز جدا", "عالي الجودة", "سريع", "مرتب", "نظيف", "اصلي",
-        "مضبوط", "يستاهل", "خيالي", "روعة", "فنان", "زين", "مرة زين", "مية مية", "فوق الممتاز", "احترافي",
-        "يفتح النفس", "مريح", "ناعم", "عملي", "جودته عالية", "سعره مناسب", "ممتازه", "لطيف", "شيك", "أنيق",
+        "ممتاز",
+        "رائع",
+        "جميل",
+        "حلو",
+        "وايد حلو",
+        "مره حلو",
+        "يجنن",
+        "رهيب",
+        "فخم",
+        "تحفة",
+        "جامد",
+        "كويس جدا",
+        "حلو اوي",
+        "منيح",
+        "كتير حلو",
+        "بيجنن",
+        "ممتاز جدا",
+        "عالي الجودة",
+        "سريع",
+        "مرتب",
+        "نظيف",
+        "اصلي",
+        "مضبوط",
+        "يستاهل",
+        "خيالي",
+        "روعة",
+        "فنان",
+        "زين",
+        "مرة زين",
+        "مية مية",
+        "فوق الممتاز",
+        "احترافي",
+        "يفتح النفس",
+        "مريح",
+        "ناعم",
+        "عملي",
+        "جودته عالية",
+        "سعره مناسب",
+        "ممتازه",
+        "لطيف",
+        "شيك",
+        "أنيق",
     ];
     let ar_neg = [
-        "سيء", "سيئ جدا", "زفت", "وحش", "خايس", "تعبان", "رديء", "متأخر", "بطيء", "غالي", "مغشوش", "تقليد",
-        "مكسور", "خربان", "بايظ", "معيوب", "مقرف", "فاشل", "مخيب للآمال", "ناقص", "غلط", "سيئه", "ضعيف",
-        "بايخ", "مضروب", "تالف", "مستعمل", "وسخ", "حرامية", "نصب", "أسوأ شي", "ما له داعي", "خسارة فلوس",
-        "مزعج", "قليل ذوق", "ما ينفع", "باهت", "مقطوع", "مشقوق", "مهترئ",
+        "سيء",
+        "سيئ جدا",
+        "زفت",
+        "وحش",
+        "خايس",
+        "تعبان",
+        "رديء",
+        "متأخر",
+        "بطيء",
+        "غالي",
+        "مغشوش",
+        "تقليد",
+        "مكسور",
+        "خربان",
+        "بايظ",
+        "معيوب",
+        "مقرف",
+        "فاشل",
+        "مخيب للآمال",
+        "ناقص",
+        "غلط",
+        "سيئه",
+        "ضعيف",
+        "بايخ",
+        "مضروب",
+        "تالف",
+        "مستعمل",
+        "وسخ",
+        "حرامية",
+        "نصب",
+        "أسوأ شي",
+        "ما له داعي",
+        "خسارة فلوس",
+        "مزعج",
+        "قليل ذوق",
+        "ما ينفع",
+        "باهت",
+        "مقطوع",
+        "مشقوق",
+        "مهترئ",
     ];
     let ar_neg_words = ["مو", "مش", "ما كان", "غير", "مب", "ليس", "مهوب", "مش كتير"];
-    let ar_intens = ["", "", "والله ", "صراحة ", "بصراحة ", "بجد ", "حقيقي ", "جد "];
+    let ar_intens = [
+        "",
+        "",
+        "والله ",
+        "صراحة ",
+        "بصراحة ",
+        "بجد ",
+        "حقيقي ",
+        "جد ",
+    ];
     let ar_pos_tail = [
-        "", "", "انصح فيه", "شكرا لكم", "يعطيكم العافية", "تسلم ايديكم", "بطلب مرة ثانية", "هشتري تاني",
-        "الله يوفقكم", "ممنونين", "يسلمو", "انصح به", "ما قصرتوا", "مبسوط", "راضي تماما", "الحمدلله",
+        "",
+        "",
+        "انصح فيه",
+        "شكرا لكم",
+        "يعطيكم العافية",
+        "تسلم ايديكم",
+        "بطلب مرة ثانية",
+        "هشتري تاني",
+        "الله يوفقكم",
+        "ممنونين",
+        "يسلمو",
+        "انصح به",
+        "ما قصرتوا",
+        "مبسوط",
+        "راضي تماما",
+        "الحمدلله",
     ];
     let ar_neg_tail = [
-        "", "", "ما انصح فيه", "للأسف", "لن أشتري مرة أخرى", "مش هشتري تاني", "ابي فلوسي", "حسبي الله",
-        "ندمت", "زعلان", "خسارة", "ما بنصح فيهم", "تجربة سيئة", "ما راح اتعامل معكم", "مضيعة وقت",
+        "",
+        "",
+        "ما انصح فيه",
+        "للأسف",
+        "لن أشتري مرة أخرى",
+        "مش هشتري تاني",
+        "ابي فلوسي",
+        "حسبي الله",
+        "ندمت",
+        "زعلان",
+        "خسارة",
+        "ما بنصح فيهم",
+        "تجربة سيئة",
+        "ما راح اتعامل معكم",
+        "مضيعة وقت",
     ];
     let en_subj = [
-        "the product", "this item", "delivery", "shipping", "the quality", "customer service", "the seller",
-        "the packaging", "the fit", "the material", "the battery", "the price", "the dress", "the phone",
-        "the app", "the store", "my order", "the shoes", "the color", "support",
+        "the product",
+        "this item",
+        "delivery",
+        "shipping",
+        "the quality",
+        "customer service",
+        "the seller",
+        "the packaging",
+        "the fit",
+        "the material",
+        "the battery",
+        "the price",
+        "the dress",
+        "the phone",
+        "the app",
+        "the store",
+        "my order",
+        "the shoes",
+        "the color",
+        "support",
     ];
     let en_pos = [
-        "great", "excellent", "amazing", "perfect", "fantastic", "good", "awesome", "fast", "comfortable",
-        "beautiful", "reliable", "worth it", "superb", "lovely", "outstanding", "very good", "solid",
-        "impressive", "top notch", "exactly as described", "well made", "helpful", "quick",
+        "great",
+        "excellent",
+        "amazing",
+        "perfect",
+        "fantastic",
+        "good",
+        "awesome",
+        "fast",
+        "comfortable",
+        "beautiful",
+        "reliable",
+        "worth it",
+        "superb",
+        "lovely",
+        "outstanding",
+        "very good",
+        "solid",
+        "impressive",
+        "top notch",
+        "exactly as described",
+        "well made",
+        "helpful",
+        "quick",
     ];
     let en_neg = [
-        "terrible", "awful", "bad", "poor", "cheap", "broken", "slow", "late", "damaged", "defective",
-        "useless", "disappointing", "overpriced", "horrible", "flimsy", "fake", "rude", "faulty", "the worst",
-        "a waste of money", "not as described", "unacceptable", "garbage",
+        "terrible",
+        "awful",
+        "bad",
+        "poor",
+        "cheap",
+        "broken",
+        "slow",
+        "late",
+        "damaged",
+        "defective",
+        "useless",
+        "disappointing",
+        "overpriced",
+        "horrible",
+        "flimsy",
+        "fake",
+        "rude",
+        "faulty",
+        "the worst",
+        "a waste of money",
+        "not as described",
+        "unacceptable",
+        "garbage",
     ];
-    let en_negw = ["not", "wasn't", "isn't", "never", "not really", "was not", "is not"];
-    let en_pos_tail = ["", "", "highly recommend", "thanks!", "will buy again", "love it", "five stars", "very happy"];
-    let en_neg_tail = ["", "", "do not buy", "very disappointed", "never again", "want a refund", "one star", "avoid"];
-    let az_pos = ["7elw", "7elw awi", "kwayes gedan", "tohfa", "momtaz", "gamed", "roo3a", "zain", "mneeh ktir"];
-    let az_neg = ["wa7esh", "zeft", "mesh kowayes", "mo zain", "sayi2", "5arban", "ghali awi", "met2akher"];
-    let az_subj = ["el montag", "el order", "el tawsil", "el 5ama", "el service", "el talab", "el shahn"];
+    let en_negw = [
+        "not",
+        "wasn't",
+        "isn't",
+        "never",
+        "not really",
+        "was not",
+        "is not",
+    ];
+    let en_pos_tail = [
+        "",
+        "",
+        "highly recommend",
+        "thanks!",
+        "will buy again",
+        "love it",
+        "five stars",
+        "very happy",
+    ];
+    let en_neg_tail = [
+        "",
+        "",
+        "do not buy",
+        "very disappointed",
+        "never again",
+        "want a refund",
+        "one star",
+        "avoid",
+    ];
+    let az_pos = [
+        "7elw",
+        "7elw awi",
+        "kwayes gedan",
+        "tohfa",
+        "momtaz",
+        "gamed",
+        "roo3a",
+        "zain",
+        "mneeh ktir",
+    ];
+    let az_neg = [
+        "wa7esh",
+        "zeft",
+        "mesh kowayes",
+        "mo zain",
+        "sayi2",
+        "5arban",
+        "ghali awi",
+        "met2akher",
+    ];
+    let az_subj = [
+        "el montag",
+        "el order",
+        "el tawsil",
+        "el 5ama",
+        "el service",
+        "el talab",
+        "el shahn",
+    ];
     let n = 2500;
     for _ in 0..n {
         let r = rng.next_u64() as usize;
@@ -207,21 +514,73 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
         let it = pick(&ar_intens, 5);
         // positive, negative, negated positive (→ negative), negated negative (→ weakly positive)
         match (r >> 40) % 4 {
-            0 => out.push(ex(format!("{it}{s} {} {}", pick(&ar_pos, 10), pick(&ar_pos_tail, 20)), 2, w)),
-            1 => out.push(ex(format!("{it}{s} {} {}", pick(&ar_neg, 10), pick(&ar_neg_tail, 20)), 0, w)),
-            2 => out.push(ex(format!("{s} {} {} {}", pick(&ar_neg_words, 30), pick(&ar_pos, 10), pick(&ar_neg_tail, 20)), 0, w)),
-            _ => out.push(ex(format!("{it}{s} {} و{} {}", pick(&ar_pos, 10), pick(&ar_subj, 15), pick(&ar_pos, 25)), 2, w)),
+            0 => out.push(ex(
+                format!("{it}{s} {} {}", pick(&ar_pos, 10), pick(&ar_pos_tail, 20)),
+                2,
+                w,
+            )),
+            1 => out.push(ex(
+                format!("{it}{s} {} {}", pick(&ar_neg, 10), pick(&ar_neg_tail, 20)),
+                0,
+                w,
+            )),
+            2 => out.push(ex(
+                format!(
+                    "{s} {} {} {}",
+                    pick(&ar_neg_words, 30),
+                    pick(&ar_pos, 10),
+                    pick(&ar_neg_tail, 20)
+                ),
+                0,
+                w,
+            )),
+            _ => out.push(ex(
+                format!(
+                    "{it}{s} {} و{} {}",
+                    pick(&ar_pos, 10),
+                    pick(&ar_subj, 15),
+                    pick(&ar_pos, 25)
+                ),
+                2,
+                w,
+            )),
         }
         let e = pick(&en_subj, 3);
         match (r >> 44) % 4 {
-            0 => out.push(ex(format!("{e} is {} {}", pick(&en_pos, 12), pick(&en_pos_tail, 22)), 2, w)),
-            1 => out.push(ex(format!("{e} was {} {}", pick(&en_neg, 12), pick(&en_neg_tail, 22)), 0, w)),
-            2 => out.push(ex(format!("{e} {} {} {}", pick(&en_negw, 33), pick(&en_pos, 12), pick(&en_neg_tail, 22)), 0, w)),
-            _ => out.push(ex(format!("{e} is {} and {} is {}", pick(&en_pos, 12), pick(&en_subj, 17), pick(&en_pos, 27)), 2, w)),
+            0 => out.push(ex(
+                format!("{e} is {} {}", pick(&en_pos, 12), pick(&en_pos_tail, 22)),
+                2,
+                w,
+            )),
+            1 => out.push(ex(
+                format!("{e} was {} {}", pick(&en_neg, 12), pick(&en_neg_tail, 22)),
+                0,
+                w,
+            )),
+            2 => out.push(ex(
+                format!(
+                    "{e} {} {} {}",
+                    pick(&en_negw, 33),
+                    pick(&en_pos, 12),
+                    pick(&en_neg_tail, 22)
+                ),
+                0,
+                w,
+            )),
+            _ => out.push(ex(
+                format!(
+                    "{e} is {} and {} is {}",
+                    pick(&en_pos, 12),
+                    pick(&en_subj, 17),
+                    pick(&en_pos, 27)
+                ),
+                2,
+                w,
+            )),
         }
-        if (r >> 50) % 3 == 0 {
+        if matches!((r >> 50) % 3, 0) {
             let a = pick(&az_subj, 7);
-            if (r >> 52) % 2 == 0 {
+            if (r >> 52) & 1 == 0 {
                 out.push(ex(format!("{a} {}", pick(&az_pos, 9)), 2, w));
             } else {
                 out.push(ex(format!("{a} {}", pick(&az_neg, 9)), 0, w));
@@ -230,11 +589,31 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
     }
     // Neutral: logistics questions and statements that carry no opinion.
     let neu = [
-        "وين طلبي", "متى يوصل الطلب", "كم سعر الشحن", "هل المنتج متوفر", "ابي اغير العنوان", "وصل الطلب اليوم",
-        "عندكم مقاس كبير", "الطلب رقم", "ابغى استفسر عن", "امتى الاوردر يوصل", "فين الطلب بتاعي", "قديش التوصيل",
-        "بدي اعرف وين الطلبية", "هل يوجد خصم", "كيف ادفع", "where is my order", "when will it arrive",
-        "do you have this in blue", "i placed an order yesterday", "how much is shipping", "can i change my address",
-        "what sizes are available", "is cash on delivery available", "the order number is", "tracking number please",
+        "وين طلبي",
+        "متى يوصل الطلب",
+        "كم سعر الشحن",
+        "هل المنتج متوفر",
+        "ابي اغير العنوان",
+        "وصل الطلب اليوم",
+        "عندكم مقاس كبير",
+        "الطلب رقم",
+        "ابغى استفسر عن",
+        "امتى الاوردر يوصل",
+        "فين الطلب بتاعي",
+        "قديش التوصيل",
+        "بدي اعرف وين الطلبية",
+        "هل يوجد خصم",
+        "كيف ادفع",
+        "where is my order",
+        "when will it arrive",
+        "do you have this in blue",
+        "i placed an order yesterday",
+        "how much is shipping",
+        "can i change my address",
+        "what sizes are available",
+        "is cash on delivery available",
+        "the order number is",
+        "tracking number please",
     ];
     for q in neu {
         for suffix in ["", " ?", " لو سمحت", " please", " 123"] {
@@ -244,16 +623,28 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
 }
 
 fn ex(text: String, label: usize, weight: f32) -> Ex {
-    Ex { text, label, weight, group: "template".into(), val: false }
+    Ex {
+        text,
+        label,
+        weight,
+        group: "template".into(),
+        val: false,
+    }
 }
 
 fn main() {
     let data = PathBuf::from(arg("--data").unwrap_or_else(|| "/work/shared/data/sentiment".into()));
     let out_dir = PathBuf::from(arg("--out").unwrap_or_else(|| "crates/wafa-text/model".into()));
     let epochs: usize = arg("--epochs").and_then(|s| s.parse().ok()).unwrap_or(5);
-    let atsad_w: f32 = arg("--atsad-weight").and_then(|s| s.parse().ok()).unwrap_or(0.3);
-    let lex_w: f32 = arg("--lex-weight").and_then(|s| s.parse().ok()).unwrap_or(1.0);
-    let tpl_w: f32 = arg("--tpl-weight").and_then(|s| s.parse().ok()).unwrap_or(0.5);
+    let atsad_w: f32 = arg("--atsad-weight")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.3);
+    let lex_w: f32 = arg("--lex-weight")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let tpl_w: f32 = arg("--tpl-weight")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.5);
     let lr: f32 = arg("--lr").and_then(|s| s.parse().ok()).unwrap_or(0.1);
     let mut rng = Rng(0x5eed_1234_abcd_0001);
 
@@ -307,7 +698,11 @@ fn main() {
     fs::create_dir_all(&out_dir).expect("out dir");
     let bytes = model.to_bytes();
     fs::write(out_dir.join("sentiment.bin"), &bytes).expect("write model");
-    println!("wrote {} ({} bytes)", out_dir.join("sentiment.bin").display(), bytes.len());
+    println!(
+        "wrote {} ({} bytes)",
+        out_dir.join("sentiment.bin").display(),
+        bytes.len()
+    );
 
     // Validation (quantised model, exactly what ships).
     let mut groups: BTreeMap<String, (Confusion, Confusion)> = BTreeMap::new();
@@ -326,8 +721,16 @@ fn main() {
         } else {
             "ar(atsad)"
         };
-        for (key, map) in [(e.group.clone(), &mut groups), (lang.to_string(), &mut lang_groups)] {
-            let entry = map.entry(key).or_insert_with(|| (Confusion::new(&LABELS), Confusion::new(&["negative", "positive"])));
+        for (key, map) in [
+            (e.group.clone(), &mut groups),
+            (lang.to_string(), &mut lang_groups),
+        ] {
+            let entry = map.entry(key).or_insert_with(|| {
+                (
+                    Confusion::new(&LABELS),
+                    Confusion::new(&["negative", "positive"]),
+                )
+            });
             entry.0.add(e.label, pred3);
             if e.label != 1 {
                 entry.1.add(e.label / 2, usize::from(s.score > 0.0));
@@ -339,28 +742,46 @@ fn main() {
         println!("{g:<22} 3c: {}   2c: {}", c3.summary(), c2.summary());
     }
     // Hand-written sanity set (never trained on).
-    let sanity = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sentiment/sanity.tsv")).expect("sanity");
+    let sanity =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sentiment/sanity.tsv"))
+            .expect("sanity");
     let mut by_var: BTreeMap<String, Confusion> = BTreeMap::new();
     let mut all3 = Confusion::new(&LABELS);
     let mut all2 = Confusion::new(&["negative", "positive"]);
     for line in sanity.lines().filter(|l| !l.starts_with('#')) {
         let mut it = line.splitn(3, '\t');
-        let (Some(l), Some(var), Some(text)) = (it.next(), it.next(), it.next()) else { continue };
+        let (Some(l), Some(var), Some(text)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
         let Some(gold) = label_idx(l) else { continue };
         let mut f = Vec::new();
         features(&analyze(text), BITS, &mut f);
         let s = classify_features(&model, &f);
-        let pred = LABELS.iter().position(|x| *x == s.label.as_str()).unwrap_or(1);
-        by_var.entry(var.to_string()).or_insert_with(|| Confusion::new(&LABELS)).add(gold, pred);
+        let pred = LABELS
+            .iter()
+            .position(|x| *x == s.label.as_str())
+            .unwrap_or(1);
+        by_var
+            .entry(var.to_string())
+            .or_insert_with(|| Confusion::new(&LABELS))
+            .add(gold, pred);
         all3.add(gold, pred);
         if gold != 1 {
             all2.add(gold / 2, usize::from(s.score > 0.0));
         }
         if pred != gold && std::env::var("SHOW_ERRORS").is_ok() {
-            println!("  MISS gold={l} pred={} score={:.2} {text}", s.label.as_str(), s.score);
+            println!(
+                "  MISS gold={l} pred={} score={:.2} {text}",
+                s.label.as_str(),
+                s.score
+            );
         }
     }
-    println!("\nSanity set (hand-written reviews): 3c {}  2c(sign) {}", all3.summary(), all2.summary());
+    println!(
+        "\nSanity set (hand-written reviews): 3c {}  2c(sign) {}",
+        all3.summary(),
+        all2.summary()
+    );
     for (v, c) in &by_var {
         println!("  {v:<10} {}", c.summary());
     }

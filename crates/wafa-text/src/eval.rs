@@ -11,7 +11,10 @@ pub struct Confusion {
 impl Confusion {
     pub fn new(labels: &[&str]) -> Self {
         let n = labels.len();
-        Confusion { labels: labels.iter().map(|s| s.to_string()).collect(), m: vec![vec![0; n]; n] }
+        Confusion {
+            labels: labels.iter().map(|s| s.to_string()).collect(),
+            m: vec![vec![0; n]; n],
+        }
     }
 
     pub fn add(&mut self, gold: usize, pred: usize) {
@@ -42,13 +45,20 @@ impl Confusion {
         let gold: u32 = self.m[k].iter().sum();
         let p = if pred > 0 { tp / pred as f64 } else { 0.0 };
         let r = if gold > 0 { tp / gold as f64 } else { 0.0 };
-        let f = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+        let f = if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        };
         (p, r, f, gold)
     }
 
     /// Mean F1 over classes that have gold support.
     pub fn macro_f1(&self) -> f64 {
-        let fs: Vec<f64> = (0..self.m.len()).filter(|&k| self.prf(k).3 > 0).map(|k| self.prf(k).2).collect();
+        let fs: Vec<f64> = (0..self.m.len())
+            .filter(|&k| self.prf(k).3 > 0)
+            .map(|k| self.prf(k).2)
+            .collect();
         if fs.is_empty() {
             0.0
         } else {
@@ -58,7 +68,12 @@ impl Confusion {
 
     /// A one-line summary.
     pub fn summary(&self) -> String {
-        format!("n={} acc={:.3} macroF1={:.3}", self.total(), self.accuracy(), self.macro_f1())
+        format!(
+            "n={} acc={:.3} macroF1={:.3}",
+            self.total(),
+            self.accuracy(),
+            self.macro_f1()
+        )
     }
 
     /// Per-class report lines.
@@ -66,7 +81,10 @@ impl Confusion {
         let mut s = String::new();
         for k in 0..self.m.len() {
             let (p, r, f, n) = self.prf(k);
-            s.push_str(&format!("  {:<24} P={:.3} R={:.3} F1={:.3} n={}\n", self.labels[k], p, r, f, n));
+            s.push_str(&format!(
+                "  {:<24} P={:.3} R={:.3} F1={:.3} n={}\n",
+                self.labels[k], p, r, f, n
+            ));
         }
         s
     }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::features::{analyze, hash_str, Kind};
 
 /// Suggested threshold: answer automatically at or above, hand over below.
-pub const DEFAULT_THRESHOLD: f32 = 0.35;
+pub const DEFAULT_THRESHOLD: f32 = 0.4;
 
 /// One FAQ entry of a workspace.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -51,46 +51,288 @@ pub struct FaqHit {
 
 /// Built-in synonym groups (any spelling; normalised and stemmed at build time).
 const DEFAULT_SYNONYMS: &[&[&str]] = &[
-    &["طلب", "طلبي", "طلبيه", "الطلبيه", "اوردر", "الاوردر", "شحنه", "الشحنه", "طرد", "order", "shipment", "package", "parcel"],
-    &["توصيل", "التوصيل", "شحن", "الشحن", "يوصل", "توصلون", "delivery", "shipping", "ship", "deliver"],
-    &["ارجاع", "الارجاع", "استرجاع", "مرتجع", "ارجع", "رجع", "return", "returns"],
-    &["استرداد", "فلوس", "فلوسي", "المبلغ", "مبلغ", "مصاري", "المصاري", "refund", "money"],
-    &["استبدال", "تبديل", "ابدل", "بدل", "استبدل", "exchange", "swap"],
-    &["سعر", "بكام", "ثمن", "تكلفه", "رسوم", "حق", "price", "cost", "fee", "fees"],
+    &[
+        "طلب",
+        "طلبي",
+        "طلبيه",
+        "الطلبيه",
+        "اوردر",
+        "الاوردر",
+        "شحنه",
+        "الشحنه",
+        "طرد",
+        "order",
+        "shipment",
+        "package",
+        "parcel",
+    ],
+    &[
+        "توصيل",
+        "التوصيل",
+        "شحن",
+        "الشحن",
+        "يوصل",
+        "توصلون",
+        "delivery",
+        "shipping",
+        "ship",
+        "deliver",
+    ],
+    &[
+        "ارجاع",
+        "الارجاع",
+        "استرجاع",
+        "مرتجع",
+        "ارجع",
+        "رجع",
+        "return",
+        "returns",
+    ],
+    &[
+        "استرداد",
+        "فلوس",
+        "فلوسي",
+        "المبلغ",
+        "مبلغ",
+        "مصاري",
+        "المصاري",
+        "refund",
+        "money",
+    ],
+    &[
+        "استبدال",
+        "تبديل",
+        "ابدل",
+        "بدل",
+        "استبدل",
+        "exchange",
+        "swap",
+    ],
+    &[
+        "سعر",
+        "بكام",
+        "ثمن",
+        "تكلفه",
+        "رسوم",
+        "حق",
+        "price",
+        "cost",
+        "fee",
+        "fees",
+    ],
     &["دفع", "ادفع", "الدفع", "payment", "pay"],
     &["كاش", "نقدا", "نقدي", "cash", "cod"],
     &["مقاس", "المقاس", "قياس", "القياس", "مقاسي", "size"],
     &["الغاء", "الغي", "كنسل", "الغيه", "cancel"],
     &["متى", "امتى", "ايمتى", "when"],
     &["وين", "فين", "اين", "where"],
-    &["جوال", "موبايل", "تلفون", "تليفون", "هاتف", "phone", "mobile"],
+    &[
+        "جوال",
+        "موبايل",
+        "تلفون",
+        "تليفون",
+        "هاتف",
+        "phone",
+        "mobile",
+    ],
     &["عنوان", "العنوان", "لوكيشن", "address", "location"],
-    &["خصم", "كوبون", "الكوبون", "كود", "برومو", "discount", "coupon", "promo", "code"],
+    &[
+        "خصم",
+        "كوبون",
+        "الكوبون",
+        "كود",
+        "برومو",
+        "discount",
+        "coupon",
+        "promo",
+        "code",
+    ],
     &["ضمان", "كفاله", "warranty", "guarantee"],
     &["مجاني", "مجانا", "ببلاش", "free"],
-    &["اصلي", "اصليه", "اوريجينال", "original", "authentic", "genuine"],
-    &["تقسيط", "اقسط", "قسط", "دفعات", "تابي", "تمارا", "installments", "installment", "tabby", "tamara", "split"],
-    &["حساب", "اكونت", "تسجيل", "اسجل", "account", "register", "signup"],
+    &[
+        "اصلي",
+        "اصليه",
+        "اوريجينال",
+        "original",
+        "authentic",
+        "genuine",
+    ],
+    &[
+        "تقسيط",
+        "اقسط",
+        "قسط",
+        "دفعات",
+        "تابي",
+        "تمارا",
+        "installments",
+        "installment",
+        "tabby",
+        "tamara",
+        "split",
+    ],
+    &[
+        "حساب",
+        "اكونت",
+        "تسجيل",
+        "اسجل",
+        "account",
+        "register",
+        "signup",
+    ],
     &["فرع", "محل", "معرض", "store", "shop", "branch"],
     &["تتبع", "اتتبع", "تتبع", "track", "tracking"],
-    &["عدل", "اعدل", "تعديل", "غير", "اغير", "تغيير", "change", "update", "edit"],
+    &[
+        "عدل",
+        "اعدل",
+        "تعديل",
+        "غير",
+        "اغير",
+        "تغيير",
+        "change",
+        "update",
+        "edit",
+    ],
     &["كم", "how much", "how many"],
-    &["وقت", "اوقات", "ساعات", "دوام", "الدوام", "تفتحون", "تفتحوا", "بتفتحوا", "hours", "time", "open", "opening"],
+    &[
+        "وقت",
+        "اوقات",
+        "ساعات",
+        "دوام",
+        "الدوام",
+        "تفتحون",
+        "تفتحوا",
+        "بتفتحوا",
+        "hours",
+        "time",
+        "open",
+        "opening",
+    ],
     &["خدمه", "الدعم", "دعم", "support", "service", "agent"],
-    &["مكان", "مكانكم", "مقر", "مقركم", "عنوانكم", "visit", "located"],
-    &["خارج", "دول", "الخليج", "الكويت", "الامارات", "دبي", "قطر", "البحرين", "عمان", "مصر", "الاردن", "لبنان",
-      "العراق", "international", "internationally", "abroad", "uae", "dubai", "kuwait", "qatar", "bahrain", "oman",
-      "egypt", "jordan", "lebanon", "iraq", "worldwide", "overseas"],
+    &[
+        "مكان",
+        "مكانكم",
+        "مقر",
+        "مقركم",
+        "عنوانكم",
+        "visit",
+        "located",
+    ],
+    &[
+        "خارج",
+        "دول",
+        "الخليج",
+        "الكويت",
+        "الامارات",
+        "دبي",
+        "قطر",
+        "البحرين",
+        "عمان",
+        "مصر",
+        "الاردن",
+        "لبنان",
+        "العراق",
+        "international",
+        "internationally",
+        "abroad",
+        "uae",
+        "dubai",
+        "kuwait",
+        "qatar",
+        "bahrain",
+        "oman",
+        "egypt",
+        "jordan",
+        "lebanon",
+        "iraq",
+        "worldwide",
+        "overseas",
+    ],
     &["sign", "login", "دخول", "حسابي"],
 ];
 
 /// Function words dropped from the word field (normalised spellings).
 const STOP: &[&str] = &[
-    "في", "من", "على", "الى", "عن", "هل", "ما", "ماذا", "هو", "هي", "انا", "انت", "انتم", "احنا", "نحن", "ان", "او",
-    "و", "يا", "لو", "سمحت", "ممكن", "ابي", "ابغى", "ابغي", "عايز", "عاوز", "بدي", "اريد", "ارغب", "اقدر", "ينفع",
-    "فيه", "فيني", "عندكم", "لديكم", "هذا", "هذه", "ده", "دي", "هاد", "لي", "لك", "the", "a", "an", "is", "are", "do",
-    "does", "i", "you", "my", "your", "can", "to", "of", "for", "in", "on", "it", "what", "please", "hi", "hello",
-    "me", "we", "there", "any", "is", "be", "with", "at", "ولا", "بس", "كيف", "how", "ازاي", "شو", "وش", "ايش",
+    "في",
+    "من",
+    "على",
+    "الى",
+    "عن",
+    "هل",
+    "ما",
+    "ماذا",
+    "هو",
+    "هي",
+    "انا",
+    "انت",
+    "انتم",
+    "احنا",
+    "نحن",
+    "ان",
+    "او",
+    "و",
+    "يا",
+    "لو",
+    "سمحت",
+    "ممكن",
+    "ابي",
+    "ابغى",
+    "ابغي",
+    "عايز",
+    "عاوز",
+    "بدي",
+    "اريد",
+    "ارغب",
+    "اقدر",
+    "ينفع",
+    "فيه",
+    "فيني",
+    "عندكم",
+    "لديكم",
+    "هذا",
+    "هذه",
+    "ده",
+    "دي",
+    "هاد",
+    "لي",
+    "لك",
+    "the",
+    "a",
+    "an",
+    "is",
+    "are",
+    "do",
+    "does",
+    "i",
+    "you",
+    "my",
+    "your",
+    "can",
+    "to",
+    "of",
+    "for",
+    "in",
+    "on",
+    "it",
+    "what",
+    "please",
+    "hi",
+    "hello",
+    "me",
+    "we",
+    "there",
+    "any",
+    "is",
+    "be",
+    "with",
+    "at",
+    "ولا",
+    "بس",
+    "كيف",
+    "how",
+    "ازاي",
+    "شو",
+    "وش",
+    "ايش",
 ];
 
 const K1: f32 = 1.2;
@@ -163,13 +405,22 @@ impl FaqIndex {
     /// Build with the built-in synonym groups plus the workspace's own groups
     /// (each group: words or short phrases meaning the same thing, any language).
     pub fn with_synonyms(entries: &[FaqEntry], extra: &[Vec<String>]) -> Self {
-        let mut idx = FaqIndex { ids: Vec::new(), synonyms: HashMap::new(), words: Field::default(), chars: Field::default() };
+        let mut idx = FaqIndex {
+            ids: Vec::new(),
+            synonyms: HashMap::new(),
+            words: Field::default(),
+            chars: Field::default(),
+        };
         let groups = DEFAULT_SYNONYMS
             .iter()
             .map(|g| g.iter().map(|s| s.to_string()).collect::<Vec<_>>())
             .chain(extra.iter().cloned());
         for (gi, group) in groups.enumerate() {
-            let group_stems: Vec<String> = group.iter().flat_map(|p| stems(p)).map(|(st, _)| st).collect();
+            let group_stems: Vec<String> = group
+                .iter()
+                .flat_map(|p| stems(p))
+                .map(|(st, _)| st)
+                .collect();
             // A group that shares a word with an earlier one merges into it, so a
             // workspace can extend the built-in groups ("بطاقه" ~ "payment").
             let gid = group_stems
@@ -196,11 +447,24 @@ impl FaqIndex {
         idx
     }
 
-    fn terms(&self, text: &str, weight: f32, words: &mut Vec<(u64, f32)>, chars: &mut Vec<(u64, f32)>) {
+    fn terms(
+        &self,
+        text: &str,
+        weight: f32,
+        words: &mut Vec<(u64, f32)>,
+        chars: &mut Vec<(u64, f32)>,
+    ) {
         for (stem, surface) in stems(text) {
-            let id = self.synonyms.get(&stem).copied().unwrap_or_else(|| hash_str(b'T', &stem));
+            let id = self
+                .synonyms
+                .get(&stem)
+                .copied()
+                .unwrap_or_else(|| hash_str(b'T', &stem));
             words.push((id, weight));
-            let cs: Vec<char> = std::iter::once('<').chain(surface.chars()).chain(std::iter::once('>')).collect();
+            let cs: Vec<char> = std::iter::once('<')
+                .chain(surface.chars())
+                .chain(std::iter::once('>'))
+                .collect();
             for win in cs.windows(3) {
                 let s: String = win.iter().collect();
                 chars.push((hash_str(b'C', &s), weight));
@@ -260,9 +524,22 @@ impl FaqIndex {
             .map(|(rank, &(d, s))| {
                 let raw = s.clamp(0.0, 1.0);
                 // Damp when the runner-up is close: the question is ambiguous.
-                let margin = if rank == 0 && s > 0.0 { ((s - second) / s).clamp(0.0, 1.0) } else { 0.0 };
-                let conf = if rank == 0 { raw.sqrt() * (0.6 + 0.4 * margin.sqrt()) } else { raw.sqrt() * 0.6 };
-                FaqHit { index: d, id: self.ids[d].clone(), confidence: conf.clamp(0.0, 1.0), score: s }
+                let margin = if rank == 0 && s > 0.0 {
+                    ((s - second) / s).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                let conf = if rank == 0 {
+                    raw.sqrt() * (0.6 + 0.4 * margin.sqrt())
+                } else {
+                    raw.sqrt() * 0.6
+                };
+                FaqHit {
+                    index: d,
+                    id: self.ids[d].clone(),
+                    confidence: conf.clamp(0.0, 1.0),
+                    score: s,
+                }
             })
             .collect()
     }
@@ -290,9 +567,24 @@ mod tests {
 
     fn entries() -> Vec<FaqEntry> {
         vec![
-            FaqEntry { id: "ship".into(), question: "كم مدة التوصيل؟".into(), answer: "2-5 أيام".into(), phrasings: vec![] },
-            FaqEntry { id: "ret".into(), question: "ما هي سياسة الإرجاع؟".into(), answer: "14 يوم".into(), phrasings: vec![] },
-            FaqEntry { id: "pay".into(), question: "What payment methods do you accept?".into(), answer: "Mada, Visa".into(), phrasings: vec![] },
+            FaqEntry {
+                id: "ship".into(),
+                question: "كم مدة التوصيل؟".into(),
+                answer: "2-5 أيام".into(),
+                phrasings: vec![],
+            },
+            FaqEntry {
+                id: "ret".into(),
+                question: "ما هي سياسة الإرجاع؟".into(),
+                answer: "14 يوم".into(),
+                phrasings: vec![],
+            },
+            FaqEntry {
+                id: "pay".into(),
+                question: "What payment methods do you accept?".into(),
+                answer: "Mada, Visa".into(),
+                phrasings: vec![],
+            },
         ]
     }
 

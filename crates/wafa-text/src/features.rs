@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::arabizi;
-use crate::lang::{detect_normalized, Lang, LangGuess, EN_COMMON};
+use crate::lang::{detect_normalized, is_en_common, Lang, LangGuess};
 use crate::normalize::{has_elongation, is_arabic_token, is_emoji_token, normalize};
 
 /// Only the first this-many bytes of a message are analysed (at a char boundary):
@@ -70,17 +70,45 @@ fn en_stemmer() -> &'static Stemmer {
 
 /// Arabic negators (normalised spelling) across MSA and dialects.
 const AR_NEG: &[&str] = &[
-    "ما", "مو", "مش", "مب", "موب", "مهو", "مهب", "ماهو", "ماهي", "مهي", "لا", "لم", "لن", "ليس", "ليست",
-    "مافي", "مافيه", "مافيش", "مفيش", "بدون", "غير", "ولا", "مش", "ابدا", "بلا", "مانيش", "مكانش", "ماكان",
+    "ما",
+    "مو",
+    "مش",
+    "مب",
+    "موب",
+    "مهو",
+    "مهب",
+    "ماهو",
+    "ماهي",
+    "مهي",
+    "لا",
+    "لم",
+    "لن",
+    "ليس",
+    "ليست",
+    "مافي",
+    "مافيه",
+    "مافيش",
+    "مفيش",
+    "بدون",
+    "غير",
+    "ولا",
+    "مش",
+    "ابدا",
+    "بلا",
+    "مانيش",
+    "مكانش",
+    "ماكان",
 ];
 /// English negators.
 const EN_NEG: &[&str] = &[
-    "not", "no", "never", "nor", "without", "nothing", "none", "cannot", "cant", "dont", "doesnt", "didnt",
-    "isnt", "wasnt", "arent", "werent", "wont", "wouldnt", "shouldnt", "couldnt", "hardly", "neither",
-    "barely", "aint", "havent", "hasnt",
+    "not", "no", "never", "nor", "without", "nothing", "none", "cannot", "cant", "dont", "doesnt",
+    "didnt", "isnt", "wasnt", "arent", "werent", "wont", "wouldnt", "shouldnt", "couldnt",
+    "hardly", "neither", "barely", "aint", "havent", "hasnt",
 ];
 /// Words that end a negation scope (contrast).
-const SCOPE_END: &[&str] = &["بس", "لكن", "but", "however", "although", "though", "بل", "انما", "وبس"];
+const SCOPE_END: &[&str] = &[
+    "بس", "لكن", "but", "however", "although", "though", "بل", "انما", "وبس",
+];
 
 fn is_negator(tok: &str) -> bool {
     AR_NEG.contains(&tok) || EN_NEG.contains(&tok) || tok.ends_with("n't")
@@ -92,18 +120,49 @@ fn fused_negation(tok: &str) -> Option<&str> {
     if !is_arabic_token(tok) || tok.chars().count() < 5 || AR_NEG.contains(&tok) {
         return None;
     }
-    let inner = tok.strip_prefix("ما").or_else(|| tok.strip_prefix('م').filter(|_| tok.ends_with('ش')))?;
+    let inner = tok
+        .strip_prefix("ما")
+        .or_else(|| tok.strip_prefix('م').filter(|_| tok.ends_with('ش')))?;
     let inner = inner.strip_suffix('ش').unwrap_or(inner);
     // Words that merely start with ما: ماشاءالله, مازال, ماء, مال…
-    if inner.chars().count() < 3 || inner.starts_with("شاء") || inner.starts_with("زال") || inner.starts_with('ل')
+    if inner.chars().count() < 3
+        || inner.starts_with("شاء")
+        || inner.starts_with("زال")
+        || inner.starts_with('ل')
     {
         return None;
     }
     Some(inner)
 }
 
-/// Stem one normalised token.
+thread_local! {
+    /// Per-thread memo of stems: Snowball is the most expensive step of analysis
+    /// and customer vocabulary is highly repetitive. Bounded: cleared when full.
+    static STEM_CACHE: std::cell::RefCell<std::collections::HashMap<String, String>> =
+        std::cell::RefCell::new(std::collections::HashMap::with_capacity(4096));
+}
+const STEM_CACHE_MAX: usize = 50_000;
+
+/// Stem one normalised token (memoised per thread).
 pub fn stem(tok: &str, kind: Kind) -> String {
+    if !matches!(kind, Kind::Arabic | Kind::Latin) || tok.len() > 64 {
+        return stem_uncached(tok, kind);
+    }
+    STEM_CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(s) = c.get(tok) {
+            return s.clone();
+        }
+        let s = stem_uncached(tok, kind);
+        if c.len() >= STEM_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(tok.to_string(), s.clone());
+        s
+    })
+}
+
+fn stem_uncached(tok: &str, kind: Kind) -> String {
     match kind {
         Kind::Arabic => {
             // Snowball Arabic is aggressive on very short words; keep ≤3 letters.
@@ -155,7 +214,7 @@ pub fn analyze(text: &str) -> Analysis {
         let mut surface_owned: Option<String> = None;
         if kind == Kind::Latin {
             let translit = match lang.lang {
-                Lang::Arabizi => !EN_COMMON.contains(&raw),
+                Lang::Arabizi => !is_en_common(raw),
                 Lang::Mixed => arabizi::is_arabizi_evidence(raw),
                 _ => false,
             };
@@ -170,23 +229,44 @@ pub fn analyze(text: &str) -> Analysis {
             }
         }
         let surface = surface_owned.unwrap_or_else(|| raw.to_string());
-        let plain = surface.replace('\'', "");
+        let plain = if surface.contains('\'') {
+            surface.replace('\'', "")
+        } else {
+            surface.clone()
+        };
         let negator = is_negator(&surface) || is_negator(&plain);
         if kind == Kind::Punct || SCOPE_END.contains(&surface.as_str()) {
             scope = 0;
         }
-        let neg = scope > 0 && !negator;
+        // A verb with fused negation ("ماعجبنيش", "ماوصلني") is negated itself and
+        // opens a scope like a separate negator.
+        let fused = kind == Kind::Arabic && !negator && fused_negation(&surface).is_some();
+        let neg = (scope > 0 && !negator) || fused;
         if scope > 0 && matches!(kind, Kind::Arabic | Kind::Latin) && !negator {
             scope -= 1;
         }
-        let stem_src = if kind == Kind::Latin { plain.as_str() } else { surface.as_str() };
+        let stem_src = if kind == Kind::Latin {
+            plain.as_str()
+        } else {
+            surface.as_str()
+        };
         let st = stem(stem_src, kind);
-        tokens.push(Tok { surface, stem: st, kind, neg, negator });
-        if negator {
+        tokens.push(Tok {
+            surface,
+            stem: st,
+            kind,
+            neg,
+            negator,
+        });
+        if negator || fused {
             scope = 3;
         }
     }
-    Analysis { lang, tokens, elongated: has_elongation(text) }
+    Analysis {
+        lang,
+        tokens,
+        elongated: has_elongation(text),
+    }
 }
 
 // --- hashing -----------------------------------------------------------------
@@ -224,19 +304,48 @@ pub fn hash_str(kind: u8, s: &str) -> u64 {
     mix(feat(kind, s))
 }
 
+/// Token index used for message-level features in [`raw_features`].
+pub const GLOBAL: u32 = u32::MAX;
+
 /// Append the hashed feature bucket indices of `a` to `out` (cleared first).
 /// `bits` is the table size exponent (buckets = 2^bits).
 pub fn features(a: &Analysis, bits: u32, out: &mut Vec<u32>) {
+    let mut raw = Vec::with_capacity(a.tokens.len() * 12 + 4);
+    raw_features(a, &mut raw);
+    mask_features(&raw, bits, |_| true, out);
+}
+
+/// Mask raw hashes to `bits`, keeping those whose token index passes `keep`
+/// (message-level features always pass). `out` is cleared first.
+pub fn mask_features(
+    raw: &[(u64, u32)],
+    bits: u32,
+    keep: impl Fn(u32) -> bool,
+    out: &mut Vec<u32>,
+) {
     out.clear();
     let mask = (1u64 << bits) - 1;
-    let mut push = |h: u64| out.push((mix(h) & mask) as u32);
-    push(feat(b'L', a.lang.lang.as_str()));
+    out.extend(
+        raw.iter()
+            .filter(|(_, t)| *t == GLOBAL || keep(*t))
+            .map(|(h, _)| (h & mask) as u32),
+    );
+}
+
+/// All features of `a` as full 64-bit hashes, each tagged with the index of the
+/// token that produced it ([`GLOBAL`] for message-level ones). Computed once per
+/// message and masked per model, so sentiment and intent share the work.
+pub fn raw_features(a: &Analysis, out: &mut Vec<(u64, u32)>) {
+    out.clear();
+    out.push((mix(feat(b'L', a.lang.lang.as_str())), GLOBAL));
     if a.elongated {
-        push(feat(b'X', "elong"));
+        out.push((mix(feat(b'X', "elong")), GLOBAL));
     }
     let mut prev: Option<u64> = None;
     let mut chars: Vec<u32> = Vec::with_capacity(32);
-    for t in &a.tokens {
+    for (ti, t) in a.tokens.iter().enumerate() {
+        let ti = ti as u32;
+        let mut push = |h: u64| out.push((mix(h), ti));
         let neg_salt = if t.neg { NEG_SALT } else { 0 };
         match t.kind {
             Kind::Punct => {
@@ -250,19 +359,28 @@ pub fn features(a: &Analysis, bits: u32, out: &mut Vec<u32>) {
                 continue;
             }
             Kind::Number => {
-                push(feat(b'N', if t.surface.len() >= 4 { "long" } else { "short" }));
+                push(feat(
+                    b'N',
+                    if t.surface.len() >= 4 {
+                        "long"
+                    } else {
+                        "short"
+                    },
+                ));
                 prev = None;
                 continue;
             }
             _ => {}
         }
+        // Inside a negation scope every word-level feature moves to a separate
+        // "negated" space (the classic _NEG marking), so "مش حلو" does not share
+        // the positive weights of "حلو".
         let su = feat(b'U', &t.stem);
         push(su ^ neg_salt);
         if t.neg {
-            // Also a plain negation-scope marker per class of word.
             push(feat(b'n', "neg"));
         }
-        push(feat(b'W', &t.surface));
+        push(feat(b'W', &t.surface) ^ neg_salt);
         if let Some(p) = prev {
             push(p.rotate_left(17) ^ su ^ 0x5bd1_e995);
         }
@@ -290,7 +408,7 @@ pub fn features(a: &Analysis, bits: u32, out: &mut Vec<u32>) {
                     h ^= c as u64;
                     h = h.wrapping_mul(FNV_PRIME);
                 }
-                push(h);
+                push(h ^ neg_salt);
             }
         }
     }

@@ -9,7 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{features, Analysis, Kind};
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::features::{mask_features, raw_features, Analysis, Kind, Tok};
 use crate::linear::LinearModel;
 
 /// Hash table size exponent of the intent model.
@@ -74,42 +77,122 @@ pub fn load_model() -> LinearModel {
 /// لو سمحت", "hi … please"). They are removed before classification unless nothing
 /// else is left, so "هلا وين طلبي" is about the order, not a greeting.
 const FILLER: &[&str] = &[
-    "السلام", "سلام", "عليكم", "عليك", "ورحمه", "الله", "وبركاته", "مرحبا", "مرحبتين", "هلا", "اهلا", "اهلين",
-    "هاي", "صباح", "مساء", "الخير", "النور", "يا", "جماعه", "لو", "سمحت", "سمحتي", "سمحتو", "فضلك", "من",
-    "يخليك", "يعافيك", "بسرعه", "ضروري", "عاجل", "اخي", "اختي", "حبيبي", "غالي", "hi", "hello", "hey",
-    "there", "please", "plz", "pls", "urgent", "asap", "sir", "dear", "good", "morning", "evening", "salam",
-    "marhaba", "ahlan", "kindly", "شلونكم", "كيفكم", "ازيكم", "والله",
+    "السلام",
+    "سلام",
+    "عليكم",
+    "عليك",
+    "ورحمه",
+    "الله",
+    "وبركاته",
+    "مرحبا",
+    "مرحبتين",
+    "هلا",
+    "اهلا",
+    "اهلين",
+    "هاي",
+    "صباح",
+    "مساء",
+    "الخير",
+    "النور",
+    "يا",
+    "جماعه",
+    "لو",
+    "سمحت",
+    "سمحتي",
+    "سمحتو",
+    "فضلك",
+    "من",
+    "يخليك",
+    "يعافيك",
+    "بسرعه",
+    "ضروري",
+    "عاجل",
+    "اخي",
+    "اختي",
+    "حبيبي",
+    "غالي",
+    "hi",
+    "hello",
+    "hey",
+    "there",
+    "please",
+    "plz",
+    "pls",
+    "urgent",
+    "asap",
+    "sir",
+    "dear",
+    "good",
+    "morning",
+    "evening",
+    "salam",
+    "marhaba",
+    "ahlan",
+    "kindly",
+    "شلونكم",
+    "كيفكم",
+    "ازيكم",
+    "والله",
 ];
 
-/// Drop filler tokens (and punctuation/emoji) unless that leaves no word.
-fn content_view(a: &Analysis) -> Option<Analysis> {
-    let keep: Vec<_> = a
+/// Which tokens the intent model looks at: words that are not filler (and
+/// numbers); everything when that would leave no word.
+fn content_mask(a: &Analysis) -> Vec<bool> {
+    let keep: Vec<bool> = a
         .tokens
         .iter()
-        .filter(|t| matches!(t.kind, Kind::Arabic | Kind::Latin | Kind::Number) && !FILLER.contains(&t.surface.as_str()))
-        .cloned()
+        .map(|t| {
+            matches!(t.kind, Kind::Arabic | Kind::Latin | Kind::Number)
+                && !FILLER.contains(&t.surface.as_str())
+        })
         .collect();
-    let words = keep.iter().filter(|t| t.kind != Kind::Number).count();
-    if words == 0 || keep.len() == a.tokens.len() {
-        return None;
+    let words = a
+        .tokens
+        .iter()
+        .zip(&keep)
+        .any(|(t, k)| *k && t.kind != Kind::Number);
+    if words {
+        keep
+    } else {
+        vec![true; a.tokens.len()]
     }
-    Some(Analysis { lang: a.lang, tokens: keep, elongated: a.elongated })
 }
 
-/// Classify an analysed message; `sentiment_score` (−1..1) lets a clearly negative
-/// message that the model reads as a question/other become a complaint.
-pub fn classify_with(model: &LinearModel, a: &Analysis, sentiment_score: f32, feats: &mut Vec<u32>) -> Intent {
+/// Classify an analysed message from its raw features
+/// ([`crate::features::raw_features`]); `sentiment_score` (−1..1) lets a clearly
+/// negative message that the model reads as a question/other become a complaint.
+pub fn classify_with(
+    model: &LinearModel,
+    a: &Analysis,
+    raw: &[(u64, u32)],
+    sentiment_score: f32,
+    feats: &mut Vec<u32>,
+) -> Intent {
     // Rule: nothing word-like (empty, digits, punctuation, emoji only) → other.
-    if !a.tokens.iter().any(|t| matches!(t.kind, Kind::Arabic | Kind::Latin)) {
-        return Intent { label: IntentLabel::Other, score: 1.0 };
+    if !a
+        .tokens
+        .iter()
+        .any(|t| matches!(t.kind, Kind::Arabic | Kind::Latin))
+    {
+        return Intent {
+            label: IntentLabel::Other,
+            score: 1.0,
+        };
     }
-    training_features(a, model.bits(), feats);
+    features_from_raw(a, raw, model.bits(), feats);
     let (i, p, _) = model.predict(feats);
-    let mut label = model.labels().get(i).and_then(|s| IntentLabel::parse(s)).unwrap_or(IntentLabel::Other);
+    let mut label = model
+        .labels()
+        .get(i)
+        .and_then(|s| IntentLabel::parse(s))
+        .unwrap_or(IntentLabel::Other);
     let mut score = p;
     if sentiment_score < -0.5
         && p < 0.6
-        && matches!(label, IntentLabel::Other | IntentLabel::ProductQuestion | IntentLabel::Greeting)
+        && matches!(
+            label,
+            IntentLabel::Other | IntentLabel::ProductQuestion | IntentLabel::Greeting
+        )
     {
         label = IntentLabel::Complaint;
         score = (-sentiment_score).min(0.9) * 0.8;
@@ -119,53 +202,282 @@ pub fn classify_with(model: &LinearModel, a: &Analysis, sentiment_score: f32, fe
 
 /// Classify an analysed message without sentiment information.
 pub fn classify(model: &LinearModel, a: &Analysis) -> Intent {
-    classify_with(model, a, 0.0, &mut Vec::new())
+    let mut raw = Vec::new();
+    raw_features(a, &mut raw);
+    classify_with(model, a, &raw, 0.0, &mut Vec::new())
 }
 
 /// Intent keyword cues (normalised). Arabic cues match as substrings of a token,
 /// Latin cues as token prefixes. Each match emits one feature per intent, whose
 /// weight the model learns; the lists add synonyms the training phrasings lack.
 const KEYWORDS: &[(&str, &[&str])] = &[
-    ("where_is_my_order", &["وين", "فين", "اين", "متى", "امتى", "ايمتى", "يوصل", "وصل", "تتبع", "تاخر", "اتاخر",
-        "track", "where", "arriv", "deliver", "shipped", "status", "late"]),
-    ("cancel", &["الغ", "الغاء", "كنسل", "لغي", "cancel", "kansel"]),
-    ("return", &["ارجع", "ارجاع", "استرجع", "مرتجع", "رجعه", "return", "back"]),
-    ("refund", &["فلوس", "مبلغ", "مصاري", "استرداد", "مسترد", "تعويض", "refund", "money", "charged"]),
-    ("exchange", &["بدل", "ابدل", "استبدال", "تبديل", "exchang", "swap", "instead"]),
-    ("change_address_or_phone", &["عنوان", "لوكيشن", "موقعي", "جوال", "موبايل", "تلفون", "تليفون", "هاتف", "address",
-        "location", "phone", "number"]),
-    ("payment_problem", &["دفع", "بطاقه", "كارت", "فيزا", "مدى", "تابي", "تمارا", "خصم مني", "انخصم", "اتخصم",
-        "payment", "card", "declin", "pay", "transaction"]),
-    ("cod_confirmation", &["اكد", "تاكيد", "موافق", "نعم", "ايوه", "ايوا", "confirm", "yes", "sure", "aywa"]),
-    ("cod_refusal", &["رفض", "ماطلبت", "refus", "didn't", "not me"]),
-    ("complaint", &["شكوى", "اشتكي", "سيء", "زفت", "مكسور", "تالف", "نصب", "مقلد", "معيوب", "عيب", "خربان",
-        "complain", "broken", "rude", "scam", "fake", "damaged", "terribl", "worst"]),
-    ("product_question", &["متوفر", "موجود", "سعر", "بكام", "مقاس", "خامه", "ضمان", "اصلي", "مواصفات", "available",
-        "stock", "price", "size", "color", "warranty", "material", "origin"]),
-    ("discount_question", &["خصم", "كود", "كوبون", "عروض", "عرض", "اوفر", "تخفيض", "coupon", "discount", "promo",
-        "sale", "offer", "code"]),
-    ("thanks", &["شكر", "مشكور", "يعطيك", "تسلم", "يسلمو", "جزاك", "ميرسي", "thank", "thx", "merci", "appreciat"]),
+    (
+        "where_is_my_order",
+        &[
+            "وين",
+            "فين",
+            "اين",
+            "متى",
+            "امتى",
+            "ايمتى",
+            "يوصل",
+            "وصل",
+            "تتبع",
+            "تاخر",
+            "اتاخر",
+            "track",
+            "where",
+            "arriv",
+            "deliver",
+            "shipped",
+            "status",
+            "late",
+        ],
+    ),
+    (
+        "cancel",
+        &["الغ", "الغاء", "كنسل", "لغي", "cancel", "kansel"],
+    ),
+    (
+        "return",
+        &["ارجع", "ارجاع", "استرجع", "مرتجع", "رجعه", "return", "back"],
+    ),
+    (
+        "refund",
+        &[
+            "فلوس",
+            "مبلغ",
+            "مصاري",
+            "استرداد",
+            "مسترد",
+            "تعويض",
+            "refund",
+            "money",
+            "charged",
+        ],
+    ),
+    (
+        "exchange",
+        &[
+            "بدل",
+            "ابدل",
+            "استبدال",
+            "تبديل",
+            "exchang",
+            "swap",
+            "instead",
+        ],
+    ),
+    (
+        "change_address_or_phone",
+        &[
+            "عنوان",
+            "لوكيشن",
+            "موقعي",
+            "جوال",
+            "موبايل",
+            "تلفون",
+            "تليفون",
+            "هاتف",
+            "address",
+            "location",
+            "phone",
+            "number",
+        ],
+    ),
+    (
+        "payment_problem",
+        &[
+            "دفع",
+            "بطاقه",
+            "كارت",
+            "فيزا",
+            "مدى",
+            "تابي",
+            "تمارا",
+            "انخصم",
+            "اتخصم",
+            "payment",
+            "card",
+            "declin",
+            "pay",
+            "transaction",
+        ],
+    ),
+    (
+        "cod_confirmation",
+        &[
+            "اكد",
+            "تاكيد",
+            "موافق",
+            "نعم",
+            "ايوه",
+            "ايوا",
+            "confirm",
+            "yes",
+            "sure",
+            "aywa",
+        ],
+    ),
+    ("cod_refusal", &["رفض", "ماطلبت", "refus", "didn't"]),
+    (
+        "complaint",
+        &[
+            "شكوى",
+            "اشتكي",
+            "سيء",
+            "زفت",
+            "مكسور",
+            "تالف",
+            "نصب",
+            "مقلد",
+            "معيوب",
+            "عيب",
+            "خربان",
+            "complain",
+            "broken",
+            "rude",
+            "scam",
+            "fake",
+            "damaged",
+            "terribl",
+            "worst",
+        ],
+    ),
+    (
+        "product_question",
+        &[
+            "متوفر",
+            "موجود",
+            "سعر",
+            "بكام",
+            "مقاس",
+            "خامه",
+            "ضمان",
+            "اصلي",
+            "مواصفات",
+            "available",
+            "stock",
+            "price",
+            "size",
+            "color",
+            "warranty",
+            "material",
+            "origin",
+        ],
+    ),
+    (
+        "discount_question",
+        &[
+            "خصم",
+            "كود",
+            "كوبون",
+            "عروض",
+            "عرض",
+            "اوفر",
+            "تخفيض",
+            "coupon",
+            "discount",
+            "promo",
+            "sale",
+            "offer",
+            "code",
+        ],
+    ),
+    (
+        "thanks",
+        &[
+            "شكر",
+            "مشكور",
+            "يعطيك",
+            "تسلم",
+            "يسلمو",
+            "جزاك",
+            "ميرسي",
+            "thank",
+            "thx",
+            "merci",
+            "appreciat",
+        ],
+    ),
 ];
 
-fn keyword_features(a: &Analysis, bits: u32, out: &mut Vec<u32>) {
+fn keyword_map() -> &'static HashMap<&'static str, u16> {
+    static MAP: OnceLock<HashMap<&'static str, u16>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut m: HashMap<&'static str, u16> = HashMap::new();
+        for (i, (_, cues)) in KEYWORDS.iter().enumerate() {
+            for c in *cues {
+                *m.entry(*c).or_default() |= 1 << i;
+            }
+        }
+        m
+    })
+}
+
+/// Bitmask of intents whose cue occurs in the token: Arabic cues as substrings
+/// starting within the first 3 letters (after clitics like و/ب/ال), Latin cues as
+/// prefixes.
+fn token_cues(t: &Tok) -> u16 {
+    let m = keyword_map();
+    let mut bits = 0u16;
+    let idx: Vec<usize> = t
+        .surface
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(t.surface.len()))
+        .collect();
+    let n = idx.len() - 1;
+    let starts = if t.kind == Kind::Arabic {
+        0..=n.min(3)
+    } else {
+        0..=0
+    };
+    for s in starts {
+        for len in 2..=10usize {
+            if s + len > n {
+                break;
+            }
+            if let Some(b) = m.get(&t.surface[idx[s]..idx[s + len]]) {
+                bits |= b;
+            }
+        }
+    }
+    bits
+}
+
+fn keyword_features(a: &Analysis, keep: &[bool], bits: u32, out: &mut Vec<u32>) {
     let mask = (1u64 << bits) - 1;
-    for (intent, cues) in KEYWORDS {
-        let hit = a.tokens.iter().any(|t| match t.kind {
-            Kind::Arabic => cues.iter().any(|c| t.surface.contains(c)),
-            Kind::Latin => cues.iter().any(|c| t.surface.starts_with(c)),
-            _ => false,
-        });
-        if hit {
+    let mut hit = 0u16;
+    for (t, k) in a.tokens.iter().zip(keep) {
+        if *k && matches!(t.kind, Kind::Arabic | Kind::Latin) {
+            hit |= token_cues(t);
+        }
+    }
+    for (i, (intent, _)) in KEYWORDS.iter().enumerate() {
+        if hit & (1 << i) != 0 {
             out.push((crate::features::hash_str(b'K', intent) & mask) as u32);
         }
     }
 }
 
-/// Features exactly as [`classify_with`] computes them (filler removed); used by the
-/// training example so training and inference see the same view.
+/// Intent features from the message's raw features: filler tokens masked out,
+/// keyword cue features appended.
+pub fn features_from_raw(a: &Analysis, raw: &[(u64, u32)], bits: u32, out: &mut Vec<u32>) {
+    let keep = content_mask(a);
+    mask_features(
+        raw,
+        bits,
+        |t| keep.get(t as usize).copied().unwrap_or(false),
+        out,
+    );
+    keyword_features(a, &keep, bits, out);
+}
+
+/// Features exactly as [`classify_with`] computes them; used by the training
+/// example so training and inference see the same view.
 pub fn training_features(a: &Analysis, bits: u32, out: &mut Vec<u32>) {
-    let view = content_view(a);
-    let v = view.as_ref().unwrap_or(a);
-    features(v, bits, out);
-    keyword_features(v, bits, out);
+    let mut raw = Vec::new();
+    raw_features(a, &mut raw);
+    features_from_raw(a, &raw, bits, out);
 }

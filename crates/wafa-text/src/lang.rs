@@ -35,19 +35,28 @@ impl Lang {
 
 /// Frequent English words (incl. e-commerce vocabulary) used as English evidence.
 pub(crate) const EN_COMMON: &[&str] = &[
-    "the", "a", "an", "is", "are", "was", "were", "be", "been", "i", "you", "he", "she", "it", "we", "they",
-    "my", "your", "our", "their", "me", "to", "of", "and", "or", "but", "in", "on", "at", "for", "with",
-    "this", "that", "these", "those", "what", "where", "when", "why", "how", "who", "which", "do", "does",
-    "did", "not", "no", "yes", "can", "could", "would", "should", "will", "have", "has", "had", "please",
-    "thanks", "thank", "order", "delivery", "item", "product", "refund", "return", "cancel", "money",
-    "very", "good", "bad", "great", "so", "too", "just", "still", "yet", "got", "get", "want", "need",
-    "from", "by", "about", "if", "there", "here", "all", "any", "some", "more", "than", "then", "now",
-    "am", "its", "it's", "i'm", "don't", "didn't", "doesn't", "isn't", "hello", "hi", "hey", "love",
-    "like", "quality", "price", "size", "color", "colour", "arrived", "received", "shipping", "address",
-    "phone", "number", "change", "payment", "card", "paid", "pay", "ok", "okay", "really", "also",
-    "would", "time", "day", "days", "week", "one", "two", "nice", "well", "much", "many", "out", "up",
+    "the", "a", "an", "is", "are", "was", "were", "be", "been", "i", "you", "he", "she", "it",
+    "we", "they", "my", "your", "our", "their", "me", "to", "of", "and", "or", "but", "in", "on",
+    "at", "for", "with", "this", "that", "these", "those", "what", "where", "when", "why", "how",
+    "who", "which", "do", "does", "did", "not", "no", "yes", "can", "could", "would", "should",
+    "will", "have", "has", "had", "please", "thanks", "thank", "order", "delivery", "item",
+    "product", "refund", "return", "cancel", "money", "very", "good", "bad", "great", "so", "too",
+    "just", "still", "yet", "got", "get", "want", "need", "from", "by", "about", "if", "there",
+    "here", "all", "any", "some", "more", "than", "then", "now", "am", "its", "it's", "i'm",
+    "don't", "didn't", "doesn't", "isn't", "hello", "hi", "hey", "love", "like", "quality",
+    "price", "size", "color", "colour", "arrived", "received", "shipping", "address", "phone",
+    "number", "change", "payment", "card", "paid", "pay", "ok", "okay", "really", "also", "would",
+    "time", "day", "days", "week", "one", "two", "nice", "well", "much", "many", "out", "up",
     "broken", "wrong", "late", "waiting", "still", "help", "discount", "code", "exchange", "track",
 ];
+
+/// True if `w` is a common English word.
+pub(crate) fn is_en_common(w: &str) -> bool {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(|| EN_COMMON.iter().copied().collect())
+        .contains(w)
+}
 
 /// Result of [`detect`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -69,7 +78,7 @@ pub fn detect_normalized(norm: &str) -> LangGuess {
         let mut a = 0;
         let mut l = 0;
         for c in tok.chars() {
-            if crate::normalize::is_arabic_token(c.encode_utf8(&mut [0; 4])) {
+            if crate::normalize::is_arabic_letter(c) {
                 a += 1;
             } else if c.is_alphabetic() {
                 l += 1;
@@ -83,17 +92,26 @@ pub fn detect_normalized(norm: &str) -> LangGuess {
         if l >= 1 {
             lat_words += 1;
             if arabizi::is_arabizi_evidence(tok) {
-                az_ev += if tok.chars().any(|c| c.is_ascii_digit()) { 1.5 } else { 1.0 };
-            } else if EN_COMMON.contains(&tok) {
+                az_ev += if tok.chars().any(|c| c.is_ascii_digit()) {
+                    1.5
+                } else {
+                    1.0
+                };
+            } else if is_en_common(tok) {
                 en_ev += 1.0;
-            } else if tok.len() > 3 && (tok.ends_with("ing") || tok.ends_with("ed") || tok.ends_with("ly")) {
+            } else if tok.len() > 3
+                && (tok.ends_with("ing") || tok.ends_with("ed") || tok.ends_with("ly"))
+            {
                 en_ev += 0.5;
             }
         }
     }
     let total = ar_letters + lat_letters;
     if total == 0 {
-        return LangGuess { lang: Lang::Ar, confidence: 0.0 };
+        return LangGuess {
+            lang: Lang::Ar,
+            confidence: 0.0,
+        };
     }
     let ar_share = ar_letters as f32 / total as f32;
     // Both scripts carry words → mixed. A single short Latin word inside Arabic
@@ -104,22 +122,37 @@ pub fn detect_normalized(norm: &str) -> LangGuess {
         && (ar_words.min(lat_words) >= 2 || (0.35..=0.65).contains(&ar_share))
     {
         let conf = 1.0 - (ar_share - 0.5).abs();
-        return LangGuess { lang: Lang::Mixed, confidence: conf.clamp(0.5, 1.0) };
+        return LangGuess {
+            lang: Lang::Mixed,
+            confidence: conf.clamp(0.5, 1.0),
+        };
     }
     if ar_share > 0.5 {
-        return LangGuess { lang: Lang::Ar, confidence: ar_share };
+        return LangGuess {
+            lang: Lang::Ar,
+            confidence: ar_share,
+        };
     }
     // Latin script: English vs Arabizi.
     let lat_share = 1.0 - ar_share;
     if az_ev + en_ev == 0.0 {
         // Unknown Latin words: English is the likelier reading.
-        return LangGuess { lang: Lang::En, confidence: 0.5 * lat_share };
+        return LangGuess {
+            lang: Lang::En,
+            confidence: 0.5 * lat_share,
+        };
     }
     let p_az = (az_ev + 0.25) / (az_ev + en_ev + 0.5);
     if p_az > 0.5 {
-        LangGuess { lang: Lang::Arabizi, confidence: p_az * lat_share }
+        LangGuess {
+            lang: Lang::Arabizi,
+            confidence: p_az * lat_share,
+        }
     } else {
-        LangGuess { lang: Lang::En, confidence: (1.0 - p_az) * lat_share }
+        LangGuess {
+            lang: Lang::En,
+            confidence: (1.0 - p_az) * lat_share,
+        }
     }
 }
 
@@ -139,7 +172,10 @@ mod tests {
         assert_eq!(detect("3ayez a3raf el order fen").lang, Lang::Arabizi);
         assert_eq!(detect("el montag mesh kowayes khales").lang, Lang::Arabizi);
         assert_eq!(detect("ana 3ayez alghi el talab").lang, Lang::Arabizi);
-        assert_eq!(detect("الاوردر تبعي order number 5521 where is it").lang, Lang::Mixed);
+        assert_eq!(
+            detect("الاوردر تبعي order number 5521 where is it").lang,
+            Lang::Mixed
+        );
         assert_eq!(detect("ابي ارجع الجوال iphone").lang, Lang::Ar);
         assert_eq!(detect("").confidence, 0.0);
         assert_eq!(detect("😍😍").lang, Lang::Ar);

@@ -83,7 +83,10 @@ impl Tagger {
     /// Load the embedded models. Never panics (a corrupt model degrades to a
     /// uniform fallback, which the crate's tests would catch).
     pub fn new() -> Self {
-        Tagger { sentiment: sentiment::load_model(), intent: intent::load_model() }
+        Tagger {
+            sentiment: sentiment::load_model(),
+            intent: intent::load_model(),
+        }
     }
 
     /// Tag one message: language, sentiment and intent. Total: any `&str` gives a
@@ -91,11 +94,21 @@ impl Tagger {
     /// [`features::MAX_BYTES`] bytes are analysed.
     pub fn tag(&self, text: &str) -> Tags {
         let a = features::analyze(text);
-        let mut feats = Vec::with_capacity(256);
-        features::features(&a, self.sentiment.bits(), &mut feats);
-        let s = sentiment::classify_features(&self.sentiment, &feats);
-        let i = intent::classify_with(&self.intent, &a, s.score, &mut feats);
-        Tags { lang: a.lang.lang, sentiment: s, intent: i }
+        let mut raw = Vec::with_capacity(a.tokens.len() * 12 + 4);
+        features::raw_features(&a, &mut raw);
+        let mut feats = Vec::with_capacity(raw.len() + 16);
+        features::mask_features(&raw, self.sentiment.bits(), |_| true, &mut feats);
+        let s = if sentiment::has_content(&a) {
+            sentiment::classify_features(&self.sentiment, &feats)
+        } else {
+            sentiment::NO_CONTENT
+        };
+        let i = intent::classify_with(&self.intent, &a, &raw, s.score, &mut feats);
+        Tags {
+            lang: a.lang.lang,
+            sentiment: s,
+            intent: i,
+        }
     }
 
     /// Sentiment only.
@@ -105,9 +118,7 @@ impl Tagger {
 
     /// Intent only.
     pub fn intent(&self, text: &str) -> Intent {
-        let a = features::analyze(text);
-        let s = sentiment::classify(&self.sentiment, &a);
-        intent::classify_with(&self.intent, &a, s.score, &mut Vec::new())
+        self.tag(text).intent
     }
 }
 

@@ -41,7 +41,11 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], ModelError> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len()).ok_or_else(|| ModelError("truncated".into()))?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len())
+            .ok_or_else(|| ModelError("truncated".into()))?;
         let s = &self.b[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -86,7 +90,8 @@ impl LinearModel {
         for _ in 0..classes {
             let l = r.take(2)?;
             let len = u16::from_le_bytes([l[0], l[1]]) as usize;
-            let s = std::str::from_utf8(r.take(len)?).map_err(|_| ModelError("label utf8".into()))?;
+            let s =
+                std::str::from_utf8(r.take(len)?).map_err(|_| ModelError("label utf8".into()))?;
             labels.push(s.to_string());
         }
         let mut bias = Vec::with_capacity(classes);
@@ -96,11 +101,20 @@ impl LinearModel {
         let scale = r.f32()?;
         let n = (1usize << bits) * classes;
         let raw = r.take(n * 2)?;
-        let w = raw.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+        let w = raw
+            .chunks_exact(2)
+            .map(|c| i16::from_le_bytes([c[0], c[1]]))
+            .collect();
         if r.pos != b.len() {
             return Err(ModelError("trailing bytes".into()));
         }
-        Ok(LinearModel { bits, labels, bias, scale, w })
+        Ok(LinearModel {
+            bits,
+            labels,
+            bias,
+            scale,
+            w,
+        })
     }
 
     /// Serialise to the file format.
@@ -239,8 +253,8 @@ impl Trainer {
         out.copy_from_slice(&self.bias);
         for &f in feats {
             let base = f as usize * c;
-            for k in 0..c {
-                out[k] += self.w[base + k] * norm;
+            for (o, w) in out.iter_mut().zip(&self.w[base..base + c]) {
+                *o += w * norm;
             }
         }
     }
@@ -278,8 +292,18 @@ impl Trainer {
     pub fn finish(&self, labels: &[&str]) -> LinearModel {
         let max = self.w.iter().fold(0f32, |m, &x| m.max(x.abs()));
         let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
-        let w = self.w.iter().map(|&x| (x / scale).round().clamp(-32767.0, 32767.0) as i16).collect();
-        LinearModel { bits: self.bits, labels: labels.iter().map(|s| s.to_string()).collect(), bias: self.bias.clone(), scale, w }
+        let w = self
+            .w
+            .iter()
+            .map(|&x| (x / scale).round().clamp(-32767.0, 32767.0) as i16)
+            .collect();
+        LinearModel {
+            bits: self.bits,
+            labels: labels.iter().map(|s| s.to_string()).collect(),
+            bias: self.bias.clone(),
+            scale,
+            w,
+        }
     }
 }
 

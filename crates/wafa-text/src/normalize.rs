@@ -28,9 +28,10 @@ fn fold_char(c: char) -> Option<char> {
         '\u{0660}'..='\u{0669}' => char::from(b'0' + (c as u32 - 0x0660) as u8),
         '\u{06F0}'..='\u{06F9}' => char::from(b'0' + (c as u32 - 0x06F0) as u8),
         // Bidi and zero-width controls: dropped.
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' => {
-            return None
-        }
+        '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{FEFF}' => return None,
         _ => c,
     })
 }
@@ -59,12 +60,15 @@ pub fn search_key(input: &str) -> String {
 /// The distinct words of [`search_key`], for token-prefix indexes.
 pub fn search_tokens(input: &str) -> Vec<String> {
     let key = search_key(input);
-    let mut tokens: Vec<String> = key.split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect();
+    let mut tokens: Vec<String> = key
+        .split(' ')
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect();
     tokens.sort();
     tokens.dedup();
     tokens
 }
-
 
 // ---------------------------------------------------------------------------
 // Model-oriented normalisation.
@@ -87,7 +91,7 @@ fn is_emoji_modifier(c: char) -> bool {
     matches!(c as u32, 0x1F3FB..=0x1F3FF | 0xFE00..=0xFE0F | 0x200D | 0xE0020..=0xE007F | 0x20E3)
 }
 
-fn is_arabic_letter(c: char) -> bool {
+pub(crate) fn is_arabic_letter(c: char) -> bool {
     matches!(c as u32, 0x0621..=0x064A | 0x0671..=0x06D3 | 0x06FA..=0x06FF | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF)
 }
 
@@ -195,12 +199,14 @@ pub fn normalize(input: &str) -> String {
             need_space = true;
             continue;
         }
-        let boundary = match (prev_class, class) {
-            (None, _) => true,
-            (Some(Class::Arabic), Class::Latin) | (Some(Class::Latin), Class::Arabic) => true,
-            (Some(Class::Arabic), Class::Digit) | (Some(Class::Digit), Class::Arabic) => true,
-            _ => false,
-        };
+        let boundary = matches!(
+            (prev_class, class),
+            (None, _)
+                | (Some(Class::Arabic), Class::Latin)
+                | (Some(Class::Latin), Class::Arabic)
+                | (Some(Class::Arabic), Class::Digit)
+                | (Some(Class::Digit), Class::Arabic)
+        );
         if boundary || need_space {
             if !out.is_empty() && !out.ends_with(' ') {
                 out.push(' ');
@@ -299,7 +305,10 @@ mod tests {
 
     #[test]
     fn tokens_are_unique() {
-        assert_eq!(search_tokens("أحمد احمد علي"), vec!["احمد".to_string(), "علي".to_string()]);
+        assert_eq!(
+            search_tokens("أحمد احمد علي"),
+            vec!["احمد".to_string(), "علي".to_string()]
+        );
     }
 
     #[test]
@@ -311,10 +320,16 @@ mod tests {
         assert_eq!(normalize("أرجو إرجاع الطلبية"), "ارجو ارجاع الطلبيه");
         assert_eq!(normalize("رقم الطلب ١٢٣٤٥"), "رقم الطلب 12345");
         assert_eq!(normalize("٣قطع"), "3 قطع");
-        assert_eq!(normalize("3ayez a3raf el order fen?"), "3ayez a3raf el order fen ?");
+        assert_eq!(
+            normalize("3ayez a3raf el order fen?"),
+            "3ayez a3raf el order fen ?"
+        );
         assert_eq!(normalize("حلو😍😍😍👍🏽"), "حلو 😍 😍 👍");
         assert_eq!(normalize("don't"), "don't");
-        assert_eq!(normalize("\u{200F}مرحبا\u{200E} \u{202B}hi\u{202C}"), "مرحبا hi");
+        assert_eq!(
+            normalize("\u{200F}مرحبا\u{200E} \u{202B}hi\u{202C}"),
+            "مرحبا hi"
+        );
         assert_eq!(normalize("شو؟؟"), "شو ?");
         assert_eq!(normalize(""), "");
         assert!(has_elongation("حلووووو"));

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{features, Analysis};
+use crate::features::{features, Analysis, Kind};
 use crate::linear::LinearModel;
 
 /// Class order of the sentiment model file.
@@ -66,11 +66,33 @@ pub fn classify_features(model: &LinearModel, feats: &[u32]) -> Sentiment {
     let (i, p, probs) = model.predict(feats);
     let get = |k: usize| probs.get(k).copied().unwrap_or(0.0);
     let score = (get(2) - get(0)).clamp(-1.0, 1.0);
-    Sentiment { label: SentimentLabel::from_index(i), score, confidence: p }
+    Sentiment {
+        label: SentimentLabel::from_index(i),
+        score,
+        confidence: p,
+    }
 }
+
+/// True when the message has something to judge (a word or an emoji); empty,
+/// digit-only or punctuation-only messages are neutral with score 0.
+pub fn has_content(a: &Analysis) -> bool {
+    a.tokens
+        .iter()
+        .any(|t| matches!(t.kind, Kind::Arabic | Kind::Latin | Kind::Emoji))
+}
+
+/// The neutral result for messages without content.
+pub const NO_CONTENT: Sentiment = Sentiment {
+    label: SentimentLabel::Neutral,
+    score: 0.0,
+    confidence: 1.0,
+};
 
 /// Classify an analysed message.
 pub fn classify(model: &LinearModel, a: &Analysis) -> Sentiment {
+    if !has_content(a) {
+        return NO_CONTENT;
+    }
     let mut f = Vec::new();
     features(a, model.bits(), &mut f);
     classify_features(model, &f)
