@@ -1,0 +1,335 @@
+//! CSV imports: decode bytes, recognise the format from the header, stream rows into inputs.
+//!
+//! Why streaming: merchants bring exports of a million customers and several million order
+//! lines. The decoded text may sit in memory (it is the file), but parsed rows are produced
+//! one at a time by iterators so the server can write them in batches and report progress.
+//!
+//! Why per-row errors: one bad phone or a typo'd currency in row 40,213 must not sink the
+//! whole import. A bad header is different: nothing in the file can be trusted to be in the
+//! right column, so it is a file-level [`FileError`] before any row is read.
+//!
+//! Typical use by the server:
+//! ```
+//! use wafa_ingest::csv_import::{decode, detect_format, CsvFormat, CustomerCsv, OrderCsv};
+//! let bytes = b"order_id,placed_at,currency,customer_email,product_title,quantity,unit_price\n\
+//!               1001,2024-03-05,KWD,sara@example.com,Oud,2,12.500\n";
+//! let decoded = decode(bytes).unwrap();
+//! match detect_format(&decoded.text).unwrap() {
+//!     CsvFormat::ShopifyCustomers => {
+//!         for row in CustomerCsv::new(decoded.text.as_bytes(), Some(1)).unwrap().rows() { let _ = row; }
+//!     }
+//!     CsvFormat::GenericOrders => {
+//!         let rows: Vec<_> = OrderCsv::new(decoded.text.as_bytes(), Some(1)).unwrap().rows().collect();
+//!         assert_eq!(rows[0].as_ref().unwrap().order.lines[0].unit_price_minor, 12_500);
+//!     }
+//! }
+//! ```
+
+mod customers;
+mod encoding;
+mod orders;
+
+pub use customers::{
+    CustomerCsv, CustomerRow, CustomerRows, ShopifyVariant, SHOPIFY_CUSTOMERS_HEADER,
+};
+pub use encoding::{decode, Decoded, TextEncoding};
+pub use orders::{OrderCsv, OrderRow, OrderRows, ORDERS_HEADER};
+
+use csv::ByteRecord;
+use serde::Serialize;
+use std::fmt;
+use std::io::Read;
+use wafa_domain::ErrorCode;
+
+/// A problem with the file as a whole (encoding, header). Nothing was imported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileError {
+    /// `CsvInvalidEncoding` or `CsvInvalidHeader` (or `BadRequest` if the reader failed).
+    pub code: ErrorCode,
+    pub message: String,
+    /// For a header error: the required columns that are missing (as documented names).
+    pub missing_columns: Vec<String>,
+}
+
+impl FileError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        FileError {
+            code,
+            message: message.into(),
+            missing_columns: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+impl std::error::Error for FileError {}
+
+/// One rejected row (or, for orders, one rejected order: `line` is the offending line).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    /// 1-based physical line in the file; the header is line 1.
+    pub line: u64,
+    pub code: ErrorCode,
+    /// The column (as named in the file's header) at fault, if one is.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+impl std::error::Error for RowError {}
+
+/// The formats [`detect_format`] recognises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CsvFormat {
+    /// Shopify's customer export (current or older column names) → [`CustomerCsv`].
+    ShopifyCustomers,
+    /// Wafa's generic one-row-per-line-item orders CSV → [`OrderCsv`].
+    GenericOrders,
+}
+
+/// Read the header of decoded CSV text and say which supported format it is.
+///
+/// The format with more recognised column names wins; if it lacks required columns the error
+/// lists them. A header matching neither is `CsvInvalidHeader` too.
+pub fn detect_format(text: &str) -> Result<CsvFormat, FileError> {
+    let names = read_header_names(text.as_bytes())?;
+    detect_format_from_header(&names)
+}
+
+/// Like [`detect_format`], for header names already split.
+pub fn detect_format_from_header<S: AsRef<str>>(names: &[S]) -> Result<CsvFormat, FileError> {
+    let norm: Vec<String> = names.iter().map(|n| norm_header(n.as_ref())).collect();
+    let shopify = customers::score(&norm);
+    let orders = orders::score(&norm);
+    if shopify == 0 && orders == 0 {
+        return Err(FileError::new(
+            ErrorCode::CsvInvalidHeader,
+            format!(
+                "the header matches no supported format; expected a Shopify customer export ({}) or the orders CSV ({})",
+                SHOPIFY_CUSTOMERS_HEADER.join(","),
+                ORDERS_HEADER.join(",")
+            ),
+        ));
+    }
+    if orders > shopify {
+        orders::Cols::from_header(&norm)?;
+        Ok(CsvFormat::GenericOrders)
+    } else {
+        customers::Cols::from_header(&norm)?;
+        Ok(CsvFormat::ShopifyCustomers)
+    }
+}
+
+/// Header names compared case-insensitively, trimmed, with a stray BOM removed; spaces and
+/// dashes are treated as underscores (`Customer ID` ≡ `customer_id`).
+pub(crate) fn norm_header(h: &str) -> String {
+    h.trim()
+        .trim_start_matches('\u{feff}')
+        .trim()
+        .chars()
+        .map(|c| {
+            if c == ' ' || c == '-' {
+                '_'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect::<String>()
+        .to_lowercase()
+}
+
+pub(crate) fn reader_builder() -> csv::ReaderBuilder {
+    let mut b = csv::ReaderBuilder::new();
+    // Field counts are checked per row so a ragged row is a row error, not the end of parsing.
+    b.flexible(true).has_headers(false);
+    b
+}
+
+fn read_header_names(bytes: &[u8]) -> Result<Vec<String>, FileError> {
+    let mut rdr = reader_builder().from_reader(bytes);
+    let (names, _) = read_header(&mut rdr)?;
+    Ok(names)
+}
+
+/// Read the first record as the header; returns the raw names and the header's line count.
+pub(crate) fn read_header<R: Read>(
+    rdr: &mut csv::Reader<R>,
+) -> Result<(Vec<String>, u64), FileError> {
+    let mut rec = ByteRecord::new();
+    match rdr.read_byte_record(&mut rec) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(FileError::new(
+                ErrorCode::CsvInvalidHeader,
+                "the file is empty",
+            ))
+        }
+        Err(e) => {
+            return Err(FileError::new(
+                ErrorCode::BadRequest,
+                format!("could not read the file: {e}"),
+            ))
+        }
+    }
+    let mut names = Vec::with_capacity(rec.len());
+    for f in rec.iter() {
+        match std::str::from_utf8(f) {
+            Ok(s) => names.push(s.trim().trim_start_matches('\u{feff}').trim().to_owned()),
+            Err(_) => {
+                return Err(FileError::new(
+                    ErrorCode::CsvInvalidEncoding,
+                    "the header is not valid UTF-8 text",
+                ))
+            }
+        }
+    }
+    Ok((names, rec.len() as u64))
+}
+
+pub(crate) fn missing_header_error(missing: Vec<String>, what: &str) -> FileError {
+    FileError {
+        code: ErrorCode::CsvInvalidHeader,
+        message: format!(
+            "the {what} header is missing required column(s): {}",
+            missing.join(", ")
+        ),
+        missing_columns: missing,
+    }
+}
+
+/// The physical line a record starts on (header = 1).
+pub(crate) fn line_of(rec: &ByteRecord) -> u64 {
+    rec.position().map(|p| p.line()).unwrap_or(0)
+}
+
+/// A field's text, trimmed; Shopify's Excel guard `'` before a number (`'+9665…`, `'0501…`)
+/// is removed. Missing columns read as empty.
+pub(crate) fn field<'r>(
+    rec: &'r ByteRecord,
+    idx: Option<usize>,
+    line: u64,
+    name: &str,
+) -> Result<&'r str, RowError> {
+    let Some(i) = idx else { return Ok("") };
+    let Some(bytes) = rec.get(i) else {
+        return Ok("");
+    };
+    let s = std::str::from_utf8(bytes).map_err(|_| RowError {
+        line,
+        code: ErrorCode::CsvInvalidEncoding,
+        field: Some(name.to_owned()),
+        message: format!("{name} is not valid UTF-8 text"),
+    })?;
+    Ok(clean_value(s))
+}
+
+pub(crate) fn clean_value(s: &str) -> &str {
+    let t = s.trim();
+    if let Some(rest) = t.strip_prefix('\'') {
+        if rest.starts_with(|c: char| c.is_ascii_digit() || c == '+') {
+            return rest.trim();
+        }
+    }
+    t
+}
+
+pub(crate) fn non_empty(s: &str) -> Option<String> {
+    if s.is_empty() {
+        None
+    } else {
+        Some(s.to_owned())
+    }
+}
+
+pub(crate) fn row_error(
+    line: u64,
+    code: ErrorCode,
+    field: Option<&str>,
+    message: impl Into<String>,
+) -> RowError {
+    RowError {
+        line,
+        code,
+        field: field.map(str::to_owned),
+        message: message.into(),
+    }
+}
+
+/// yes/no as exports write it (also true/false, 1/0, نعم/لا).
+pub(crate) fn yes_no(s: &str) -> Option<bool> {
+    match s.trim().to_lowercase().as_str() {
+        "yes" | "y" | "true" | "1" | "نعم" => Some(true),
+        "no" | "n" | "false" | "0" | "لا" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_normalise() {
+        assert_eq!(norm_header("\u{feff} Customer ID "), "customer_id");
+        assert_eq!(
+            norm_header("Default Address Province Code"),
+            "default_address_province_code"
+        );
+        assert_eq!(norm_header("ORDER-ID"), "order_id");
+    }
+
+    #[test]
+    fn detects_formats() {
+        let shopify = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/shopify_customers_export.header.csv"
+        ))
+        .unwrap_or_else(|_| SHOPIFY_CUSTOMERS_HEADER.join(","));
+        assert_eq!(
+            detect_format(&shopify).unwrap(),
+            CsvFormat::ShopifyCustomers
+        );
+        assert_eq!(
+            detect_format(&ORDERS_HEADER.join(",")).unwrap(),
+            CsvFormat::GenericOrders
+        );
+        let old = "First Name,Last Name,Email,Company,Address1,Address2,City,Province,Province Code,Country,Country Code,Zip,Phone,Accepts Marketing,Total Spent,Total Orders,Tags,Note,Tax Exempt";
+        assert_eq!(detect_format(old).unwrap(), CsvFormat::ShopifyCustomers);
+        let e = detect_format("name,age,colour\n").unwrap_err();
+        assert_eq!(e.code, ErrorCode::CsvInvalidHeader);
+        let e = detect_format("order_id,customer_email,sku,quantity\n").unwrap_err();
+        assert_eq!(e.code, ErrorCode::CsvInvalidHeader);
+        assert_eq!(
+            e.missing_columns,
+            vec!["placed_at".to_owned(), "currency".to_owned()]
+        );
+        assert!(
+            e.message.contains("placed_at") && e.message.contains("currency"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            detect_format("").unwrap_err().code,
+            ErrorCode::CsvInvalidHeader
+        );
+    }
+
+    #[test]
+    fn cleans_excel_guards() {
+        assert_eq!(clean_value(" '+966501234567 "), "+966501234567");
+        assert_eq!(clean_value("'0501234567"), "0501234567");
+        assert_eq!(clean_value("'Abd"), "'Abd");
+        assert_eq!(yes_no("Yes"), Some(true));
+        assert_eq!(yes_no("no"), Some(false));
+        assert_eq!(yes_no("maybe"), None);
+    }
+}
