@@ -506,7 +506,7 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
         "el talab",
         "el shahn",
     ];
-    let n = 2500;
+    let n = 4000;
     for _ in 0..n {
         let r = rng.next_u64() as usize;
         let pick = |xs: &[&'static str], k: usize| xs[(r >> k) % xs.len()];
@@ -685,6 +685,7 @@ fn main() {
     let mut order: Vec<usize> = (0..all.len()).filter(|&i| !all[i].val).collect();
     let mut t = Trainer::new(BITS, 3);
     t.lr = lr;
+    t.l2 = arg("--l2").and_then(|s| s.parse().ok()).unwrap_or(1e-6);
     for ep in 0..epochs {
         rng.shuffle(&mut order);
         for &i in &order {
@@ -784,5 +785,48 @@ fn main() {
     );
     for (v, c) in &by_var {
         println!("  {v:<10} {}", c.summary());
+    }
+
+    // Neutral-decision study: neutral iff p(neutral) >= tau (else the larger of
+    // pos/neg). Shows the trade-off between 3-class macro-F1 and pos/neg label
+    // accuracy (what a two-class review judge sees).
+    if std::env::var("NEUTRAL_STUDY").is_ok() {
+        for tau in [0.0f32, 0.4, 0.5, 0.6, 0.7] {
+            let mut ars = Confusion::new(&LABELS);
+            let mut en = Confusion::new(&LABELS);
+            let mut polar_ok = 0;
+            let mut polar_n = 0;
+            for (i, e) in all
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.val && !e.group.starts_with("atsad"))
+            {
+                let (_, _, p) = model.predict(&feats[i]);
+                let pred = if tau == 0.0 {
+                    wafa_text::linear::argmax(&p).0
+                } else if p[1] >= tau {
+                    1
+                } else if p[2] > p[0] {
+                    2
+                } else {
+                    0
+                };
+                if e.group.starts_with("arsarcasm") {
+                    ars.add(e.label, pred);
+                } else {
+                    en.add(e.label, pred);
+                }
+                if e.label != 1 {
+                    polar_n += 1;
+                    polar_ok += usize::from(pred == e.label);
+                }
+            }
+            println!(
+                "tau={tau:.1} arsarcasm3c {} | en3c {} | polar label acc {:.3}",
+                ars.summary(),
+                en.summary(),
+                polar_ok as f64 / polar_n as f64
+            );
+        }
     }
 }
