@@ -305,68 +305,75 @@ pub fn hash_str(kind: u8, s: &str) -> u64 {
 }
 
 /// Token index used for message-level features in [`raw_features`].
-pub const GLOBAL: u32 = u32::MAX;
+pub const GLOBAL: u32 = 0x7FFF_FFFF;
+/// Bit of a raw feature's tag marking it as inside a negation scope.
+pub const NEG_BIT: u32 = 0x8000_0000;
 
-/// Append the hashed feature bucket indices of `a` to `out` (cleared first).
-/// `bits` is the table size exponent (buckets = 2^bits).
+/// Append the hashed feature bucket indices of `a` to `out` (cleared first), with
+/// negation marking (the sentiment view). `bits` is the table size exponent.
 pub fn features(a: &Analysis, bits: u32, out: &mut Vec<u32>) {
     let mut raw = Vec::with_capacity(a.tokens.len() * 12 + 4);
     raw_features(a, &mut raw);
-    mask_features(&raw, bits, |_| true, out);
+    mask_features(&raw, bits, true, |_| true, out);
 }
 
-/// Mask raw hashes to `bits`, keeping those whose token index passes `keep`
-/// (message-level features always pass). `out` is cleared first.
+/// Turn raw features into bucket indices of a `2^bits` table, keeping those whose
+/// token index passes `keep` (message-level features always pass). With
+/// `negation`, features inside a negation scope go to the separate negated space
+/// (sentiment wants that; intent does not: "can't pay" is still about payment).
+/// `out` is cleared first.
 pub fn mask_features(
     raw: &[(u64, u32)],
     bits: u32,
+    negation: bool,
     keep: impl Fn(u32) -> bool,
     out: &mut Vec<u32>,
 ) {
     out.clear();
     let mask = (1u64 << bits) - 1;
-    out.extend(
-        raw.iter()
-            .filter(|(_, t)| *t == GLOBAL || keep(*t))
-            .map(|(h, _)| (h & mask) as u32),
-    );
+    for &(h, tag) in raw {
+        let tok = tag & !NEG_BIT;
+        if tok != GLOBAL && !keep(tok) {
+            continue;
+        }
+        let salted = negation && tag & NEG_BIT != 0;
+        out.push((mix(if salted { h ^ NEG_SALT } else { h }) & mask) as u32);
+    }
 }
 
-/// All features of `a` as full 64-bit hashes, each tagged with the index of the
-/// token that produced it ([`GLOBAL`] for message-level ones). Computed once per
-/// message and masked per model, so sentiment and intent share the work.
+/// All features of `a` as unmixed 64-bit hashes, each tagged with the index of the
+/// token that produced it ([`GLOBAL`] for message-level ones) and [`NEG_BIT`] when
+/// inside a negation scope. Computed once per message and masked per model, so
+/// sentiment and intent share the work.
 pub fn raw_features(a: &Analysis, out: &mut Vec<(u64, u32)>) {
     out.clear();
-    out.push((mix(feat(b'L', a.lang.lang.as_str())), GLOBAL));
+    out.push((feat(b'L', a.lang.lang.as_str()), GLOBAL));
     if a.elongated {
-        out.push((mix(feat(b'X', "elong")), GLOBAL));
+        out.push((feat(b'X', "elong"), GLOBAL));
     }
     let mut prev: Option<u64> = None;
     let mut chars: Vec<u32> = Vec::with_capacity(32);
     for (ti, t) in a.tokens.iter().enumerate() {
         let ti = ti as u32;
-        let mut push = |h: u64| out.push((mix(h), ti));
-        let neg_salt = if t.neg { NEG_SALT } else { 0 };
+        let mut push = |h: u64, neg: bool| out.push((h, if neg { ti | NEG_BIT } else { ti }));
         match t.kind {
             Kind::Punct => {
-                push(feat(b'P', &t.surface));
+                push(feat(b'P', &t.surface), false);
                 prev = None;
                 continue;
             }
             Kind::Emoji => {
-                push(feat(b'E', &t.surface) ^ neg_salt);
+                push(feat(b'E', &t.surface), t.neg);
                 prev = None;
                 continue;
             }
             Kind::Number => {
-                push(feat(
-                    b'N',
-                    if t.surface.len() >= 4 {
-                        "long"
-                    } else {
-                        "short"
-                    },
-                ));
+                let size = if t.surface.len() >= 4 {
+                    "long"
+                } else {
+                    "short"
+                };
+                push(feat(b'N', size), false);
                 prev = None;
                 continue;
             }
@@ -376,21 +383,21 @@ pub fn raw_features(a: &Analysis, out: &mut Vec<(u64, u32)>) {
         // "negated" space (the classic _NEG marking), so "مش حلو" does not share
         // the positive weights of "حلو".
         let su = feat(b'U', &t.stem);
-        push(su ^ neg_salt);
+        push(su, t.neg);
         if t.neg {
-            push(feat(b'n', "neg"));
+            push(feat(b'n', "neg"), false);
         }
-        push(feat(b'W', &t.surface) ^ neg_salt);
+        push(feat(b'W', &t.surface), t.neg);
         if let Some(p) = prev {
-            push(p.rotate_left(17) ^ su ^ 0x5bd1_e995);
+            push(p.rotate_left(17) ^ su ^ 0x5bd1_e995, false);
         }
         prev = Some(su);
         if t.negator {
-            push(feat(b'G', "negator"));
+            push(feat(b'G', "negator"), false);
         }
         if let Some(inner) = fused_negation(&t.surface) {
-            push(feat(b'U', &stem(inner, Kind::Arabic)) ^ NEG_SALT);
-            push(feat(b'n', "neg"));
+            push(feat(b'U', &stem(inner, Kind::Arabic)), true);
+            push(feat(b'n', "neg"), false);
         }
         // Character n-grams with boundary markers.
         chars.clear();
@@ -408,7 +415,7 @@ pub fn raw_features(a: &Analysis, out: &mut Vec<(u64, u32)>) {
                     h ^= c as u64;
                     h = h.wrapping_mul(FNV_PRIME);
                 }
-                push(h ^ neg_salt);
+                push(h, t.neg);
             }
         }
     }

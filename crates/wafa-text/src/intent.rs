@@ -135,6 +135,33 @@ const FILLER: &[&str] = &[
     "والله",
 ];
 
+/// Greeting words (normalised). A message made only of filler words that
+/// contains one of these is a greeting, whatever the model says.
+const GREETINGS: &[&str] = &[
+    "السلام",
+    "سلام",
+    "مرحبا",
+    "مرحبتين",
+    "هلا",
+    "اهلا",
+    "اهلين",
+    "هاي",
+    "صباح",
+    "مساء",
+    "شلونكم",
+    "كيفكم",
+    "ازيكم",
+    "كيفكن",
+    "hi",
+    "hello",
+    "hey",
+    "salam",
+    "marhaba",
+    "ahlan",
+    "morning",
+    "evening",
+];
+
 /// Which tokens the intent model looks at: words that are not filler (and
 /// numbers); everything when that would leave no word.
 fn content_mask(a: &Analysis) -> Vec<bool> {
@@ -177,6 +204,22 @@ pub fn classify_with(
         return Intent {
             label: IntentLabel::Other,
             score: 1.0,
+        };
+    }
+    // Rule: only filler words, at least one a greeting ("هلا", "hi there") → greeting.
+    let only_filler = a
+        .tokens
+        .iter()
+        .filter(|t| matches!(t.kind, Kind::Arabic | Kind::Latin))
+        .all(|t| FILLER.contains(&t.surface.as_str()) || GREETINGS.contains(&t.surface.as_str()));
+    if only_filler
+        && a.tokens
+            .iter()
+            .any(|t| GREETINGS.contains(&t.surface.as_str()))
+    {
+        return Intent {
+            label: IntentLabel::Greeting,
+            score: 0.9,
         };
     }
     features_from_raw(a, raw, model.bits(), feats);
@@ -394,6 +437,7 @@ const KEYWORDS: &[(&str, &[&str])] = &[
             "يسلمو",
             "جزاك",
             "ميرسي",
+            "قصرت",
             "thank",
             "thx",
             "merci",
@@ -468,6 +512,7 @@ pub fn features_from_raw(a: &Analysis, raw: &[(u64, u32)], bits: u32, out: &mut 
     mask_features(
         raw,
         bits,
+        false,
         |t| keep.get(t as usize).copied().unwrap_or(false),
         out,
     );

@@ -97,7 +97,7 @@ impl Tagger {
         let mut raw = Vec::with_capacity(a.tokens.len() * 12 + 4);
         features::raw_features(&a, &mut raw);
         let mut feats = Vec::with_capacity(raw.len() + 16);
-        features::mask_features(&raw, self.sentiment.bits(), |_| true, &mut feats);
+        features::mask_features(&raw, self.sentiment.bits(), true, |_| true, &mut feats);
         let s = if sentiment::has_content(&a) {
             sentiment::classify_features(&self.sentiment, &feats)
         } else {
