@@ -58,7 +58,7 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| a.get(i + 1).cloned())
 }
 
-fn load_arsarcasm(dir: &Path, out: &mut Vec<Ex>) {
+fn load_arsarcasm(dir: &Path, out: &mut Vec<Ex>, dialect_w: f32) {
     let path = dir.join("train/arsarcasm_v2/training_data.csv");
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
@@ -74,10 +74,12 @@ fn load_arsarcasm(dir: &Path, out: &mut Vec<Ex>) {
         };
         let dialect = rec[3].trim().to_string();
         let val = is_val(&text);
+        // Dialectal tweets are scarce next to MSA: optionally up-weight them.
+        let weight = if dialect == "msa" { 1.0 } else { dialect_w };
         out.push(Ex {
             text,
             label,
-            weight: 1.0,
+            weight,
             group: format!("arsarcasm/{dialect}"),
             val,
         });
@@ -649,7 +651,10 @@ fn main() {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
 
     let mut all = Vec::new();
-    load_arsarcasm(&data, &mut all);
+    let dialect_w: f32 = arg("--dialect-weight")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3.0);
+    load_arsarcasm(&data, &mut all, dialect_w);
     load_atsad(&data, &mut all, atsad_w);
     load_vader_gt(&data, &mut all);
     load_lexicons(&data, &mut all, lex_w);
@@ -722,10 +727,16 @@ fn main() {
         } else {
             "ar(atsad)"
         };
-        for (key, map) in [
-            (e.group.clone(), &mut groups),
-            (lang.to_string(), &mut lang_groups),
-        ] {
+        let mut keys = vec![(e.group.clone(), false), (lang.to_string(), true)];
+        if e.group.starts_with("arsarcasm/") && e.group != "arsarcasm/msa" {
+            keys.push(("ar(arsarcasm dialectal, non-MSA)".to_string(), true));
+        }
+        for (key, is_lang) in keys {
+            let map = if is_lang {
+                &mut lang_groups
+            } else {
+                &mut groups
+            };
             let entry = map.entry(key).or_insert_with(|| {
                 (
                     Confusion::new(&LABELS),
@@ -741,6 +752,12 @@ fn main() {
     println!("\nValidation (15% hash split, never trained on). 3-class argmax | 2-class (gold pos/neg only, sign of score):");
     for (g, (c3, c2)) in groups.iter().chain(lang_groups.iter()) {
         println!("{g:<22} 3c: {}   2c: {}", c3.summary(), c2.summary());
+    }
+    for key in ["ar(arsarcasm dialectal, non-MSA)", "en"] {
+        if let Some((c3, _)) = lang_groups.get(key) {
+            println!("per-class, {key}:");
+            print!("{}", c3.report());
+        }
     }
     // Hand-written sanity set (never trained on).
     let sanity =
