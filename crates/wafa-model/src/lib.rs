@@ -453,3 +453,10 @@ pub struct TimelineEntry {
     #[schema(value_type = Object)]
     pub data: Value,
 }
+
+/// A page of a list, newest first. `next_cursor` is absent on the last page.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}

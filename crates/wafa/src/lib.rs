@@ -3,6 +3,8 @@
 //! The crate is the server and CLI; see `ARCHITECTURE.md` at the repository root for the map.
 
 pub mod auth;
+pub mod bootstrap;
 pub mod error;
+pub mod http;
 pub mod store;
 pub mod validate;
