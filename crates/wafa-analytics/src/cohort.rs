@@ -62,8 +62,8 @@ pub fn monthly_cohorts<C: Hash + Eq>(transactions: &[Transaction<C>]) -> Vec<Coh
             }
         })
         .collect();
-    for c in 0..g.first_row.len() {
-        let slice = &g.rows[g.offsets[c] as usize..g.offsets[c + 1] as usize];
+    for span in &g.customers {
+        let slice = g.rows_of(span);
         let cohort_month = month_index(slice[0].0);
         let row = &mut rows[(cohort_month - first_month) as usize];
         row.customers += 1;
@@ -97,8 +97,8 @@ pub fn key_metrics<C: Hash + Eq>(transactions: &[Transaction<C>]) -> KeyMetrics 
     let mut gaps: Vec<i32> = Vec::new();
     let mut repeaters = 0u64;
     let mut revenue: i64 = 0;
-    for c in 0..g.first_row.len() {
-        let slice = &g.rows[g.offsets[c] as usize..g.offsets[c + 1] as usize];
+    for span in &g.customers {
+        let slice = g.rows_of(span);
         let mut prev: Option<i32> = None;
         let mut repeat = false;
         for &(day, amount) in slice {
@@ -115,7 +115,7 @@ pub fn key_metrics<C: Hash + Eq>(transactions: &[Transaction<C>]) -> KeyMetrics 
             repeaters += 1;
         }
     }
-    let customers = g.first_row.len() as u64;
+    let customers = g.customers.len() as u64;
     let orders = transactions.len() as u64;
     let (mean, median) = if gaps.is_empty() {
         (None, None)

@@ -27,107 +27,147 @@ pub struct ExplainInput<'a> {
     pub empirical: bool,
 }
 
-fn ar_count(n: u64, one: &str, two: &str, few: &str, many: &str) -> String {
+/// Push an Arabic counted noun (after a preposition): 1 → `one`, 2 → `two`, 3–10 → "n few",
+/// 11+ → "n many".
+fn push_ar_count(out: &mut String, n: u64, one: &str, two: &str, few: &str, many: &str) {
     match n {
-        1 => one.to_string(),
-        2 => two.to_string(),
-        3..=10 => format!("{n} {few}"),
-        _ => format!("{n} {many}"),
+        1 => out.push_str(one),
+        2 => out.push_str(two),
+        3..=10 => {
+            let _ = write!(out, "{n} {few}");
+        }
+        _ => {
+            let _ = write!(out, "{n} {many}");
+        }
     }
+}
+
+fn push_ar_orders(out: &mut String, n: u64) {
+    push_ar_count(out, n, "طلب واحد", "طلبان", "طلبات", "طلبًا");
+}
+
+fn push_ar_days(out: &mut String, n: u64) {
+    push_ar_count(out, n, "يوم واحد", "يومين", "أيام", "يومًا");
+}
+
+fn push_ar_months(out: &mut String, n: u64) {
+    push_ar_count(out, n, "شهر واحد", "شهرين", "أشهر", "شهرًا");
 }
 
 /// "3 طلبات", "طلب واحد", "طلبان", "15 طلبًا".
 pub fn ar_orders(n: u64) -> String {
-    ar_count(n, "طلب واحد", "طلبان", "طلبات", "طلبًا")
+    let mut s = String::new();
+    push_ar_orders(&mut s, n);
+    s
 }
 
 /// Days after a preposition (قبل / كل / خلال): "يوم واحد", "يومين", "3 أيام", "140 يومًا".
 pub fn ar_days(n: u64) -> String {
-    ar_count(n, "يوم واحد", "يومين", "أيام", "يومًا")
+    let mut s = String::new();
+    push_ar_days(&mut s, n);
+    s
 }
 
 /// Months after a preposition: "شهر واحد", "شهرين", "3 أشهر", "12 شهرًا".
 pub fn ar_months(n: u64) -> String {
-    ar_count(n, "شهر واحد", "شهرين", "أشهر", "شهرًا")
+    let mut s = String::new();
+    push_ar_months(&mut s, n);
+    s
 }
 
-fn en_plural(n: u64, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
+fn push_en_count(out: &mut String, n: u64, word: &str) {
+    let _ = write!(out, "{n} {word}");
+    if n != 1 {
+        out.push('s');
     }
+}
+
+/// Two decimals without the float formatting machinery (values here are small and positive).
+fn push_2dp(out: &mut String, v: f64) {
+    let v = if v.is_finite() { v.max(0.0) } else { 0.0 };
+    let hundredths = (v * 100.0).round() as u64;
+    let _ = write!(out, "{}.{:02}", hundredths / 100, hundredths % 100);
 }
 
 /// Build (English, Arabic) explanations.
 pub fn explain(e: &ExplainInput) -> (String, String) {
     let days = e.days_since_last.max(0.0).round() as u64;
-    let mut en = String::with_capacity(200);
-    let mut ar = String::with_capacity(300);
-    let _ = write!(
-        en,
-        "P(alive) {:.2}: {}",
-        e.p_alive,
-        en_plural(e.orders as u64, "order")
-    );
-    let _ = write!(
-        ar,
-        "احتمال أن يكون العميل نشطًا {:.2}: {}",
-        e.p_alive,
-        ar_orders(e.orders as u64)
-    );
-    let when_en = if days == 0 {
-        "today".to_string()
-    } else {
-        format!("{} ago", en_plural(days, "day"))
+    let mut en = String::with_capacity(224);
+    let mut ar = String::with_capacity(384);
+    en.push_str("P(alive) ");
+    push_2dp(&mut en, e.p_alive);
+    en.push_str(": ");
+    push_en_count(&mut en, e.orders as u64, "order");
+    ar.push_str("احتمال أن يكون العميل نشطًا ");
+    push_2dp(&mut ar, e.p_alive);
+    ar.push_str(": ");
+    push_ar_orders(&mut ar, e.orders as u64);
+    let push_when_en = |en: &mut String| {
+        if days == 0 {
+            en.push_str("today");
+        } else {
+            push_en_count(en, days, "day");
+            en.push_str(" ago");
+        }
     };
-    let when_ar = if days == 0 {
-        "اليوم".to_string()
-    } else {
-        format!("قبل {}", ar_days(days))
+    let push_when_ar = |ar: &mut String| {
+        if days == 0 {
+            ar.push_str("اليوم");
+        } else {
+            ar.push_str("قبل ");
+            push_ar_days(ar, days);
+        }
     };
     match e.usual_gap_days {
         Some(gap) if e.orders > 1 => {
             let gap_days = gap.round().max(1.0) as u64;
-            let _ = write!(
-                en,
-                ", last one {when_en}, usually orders every {}",
-                en_plural(gap_days, "day")
-            );
-            let _ = write!(ar, "، آخرها {when_ar}، ويطلب عادةً كل {}", ar_days(gap_days));
+            en.push_str(", last one ");
+            push_when_en(&mut en);
+            en.push_str(", usually orders every ");
+            push_en_count(&mut en, gap_days, "day");
+            ar.push_str("، آخرها ");
+            push_when_ar(&mut ar);
+            ar.push_str("، ويطلب عادةً كل ");
+            push_ar_days(&mut ar, gap_days);
             if e.days_since_last > 2.0 * gap {
                 en.push_str(" (overdue)");
                 ar.push_str(" (متأخر عن موعده المعتاد)");
             }
         }
         _ => {
-            let _ = write!(en, ", {when_en}, no repeat purchase yet");
-            let _ = write!(ar, " {when_ar}، ولم يكرر الشراء بعد");
+            en.push_str(", ");
+            push_when_en(&mut en);
+            en.push_str(", no repeat purchase yet");
+            ar.push(' ');
+            push_when_ar(&mut ar);
+            ar.push_str("، ولم يكرر الشراء بعد");
             if let Some(pop) = e.population_gap_days {
                 let pop_days = pop.round().max(1.0) as u64;
-                let _ = write!(
-                    en,
-                    " (repeat customers typically reorder every {})",
-                    en_plural(pop_days, "day")
-                );
-                let _ = write!(ar, " (يعيد العملاء الشراء عادةً كل {})", ar_days(pop_days));
+                en.push_str(" (repeat customers typically reorder every ");
+                push_en_count(&mut en, pop_days, "day");
+                en.push(')');
+                ar.push_str(" (يعيد العملاء الشراء عادةً كل ");
+                push_ar_days(&mut ar, pop_days);
+                ar.push(')');
             }
         }
     }
+    en.push_str(". Expected ");
+    push_2dp(&mut en, e.expected_purchases);
     let _ = write!(
         en,
-        ". Expected {:.2} orders in the next {} days; {}-month value ≈ {} ({}).",
-        e.expected_purchases, e.expected_window_days, e.horizon_months, e.clv_text, e.segment_en
+        " orders in the next {} days; {}-month value ≈ {} ({}).",
+        e.expected_window_days, e.horizon_months, e.clv_text, e.segment_en
     );
+    ar.push_str(". المتوقع ");
+    push_2dp(&mut ar, e.expected_purchases);
     let _ = write!(
         ar,
-        ". المتوقع {:.2} طلب خلال الأيام الـ{} القادمة؛ القيمة المتوقعة خلال {} ≈ {} ({}).",
-        e.expected_purchases,
-        e.expected_window_days,
-        ar_months(e.horizon_months as u64),
-        e.clv_text,
-        e.segment_ar
+        " طلب خلال الأيام الـ{} القادمة؛ القيمة المتوقعة خلال ",
+        e.expected_window_days
     );
+    push_ar_months(&mut ar, e.horizon_months as u64);
+    let _ = write!(ar, " ≈ {} ({}).", e.clv_text, e.segment_ar);
     if e.empirical {
         en.push_str(" Estimated from simple averages: too little data for a model.");
         ar.push_str(" تقدير من متوسطات بسيطة: البيانات غير كافية لبناء نموذج.");

@@ -334,13 +334,43 @@ pub fn invert(m: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
     Some(inv)
 }
 
-/// Standard errors from the Hessian of the *total* negative log-likelihood (in natural
-/// parameters) at the optimum: sqrt of the diagonal of its inverse. `None` where not finite or
-/// where the Hessian is not positive definite.
-pub fn standard_errors(neg_ll_total: &dyn Fn(&[f64]) -> f64, params: &[f64]) -> Vec<Option<f64>> {
-    let hess = numerical_hessian(neg_ll_total, params);
-    match invert(&hess) {
-        Some(cov) => (0..params.len())
+/// Standard errors from a Hessian built by central differences of an analytic gradient of the
+/// total negative log-likelihood (natural parameters).
+pub fn standard_errors_from_gradient(
+    gradient: &dyn Fn(&[f64], &mut [f64]),
+    params: &[f64],
+) -> Vec<Option<f64>> {
+    let n = params.len();
+    let mut hess = vec![vec![0.0; n]; n];
+    let mut p = params.to_vec();
+    let (mut gp, mut gm) = (vec![0.0; n], vec![0.0; n]);
+    for i in 0..n {
+        let h = 1e-5 * params[i].abs().max(1e-3);
+        p[i] = params[i] + h;
+        gradient(&p, &mut gp);
+        p[i] = params[i] - h;
+        gradient(&p, &mut gm);
+        p[i] = params[i];
+        for (cell, (up, down)) in hess[i].iter_mut().zip(gp.iter().zip(&gm)) {
+            *cell = (up - down) / (2.0 * h);
+        }
+    }
+    // Symmetrise.
+    #[allow(clippy::needless_range_loop)]
+    for i in 0..n {
+        for j in 0..i {
+            let v = 0.5 * (hess[i][j] + hess[j][i]);
+            hess[i][j] = v;
+            hess[j][i] = v;
+        }
+    }
+    se_from_hessian(&hess)
+}
+
+fn se_from_hessian(hess: &[Vec<f64>]) -> Vec<Option<f64>> {
+    let n = hess.len();
+    match invert(hess) {
+        Some(cov) => (0..n)
             .map(|i| {
                 let v = cov[i][i];
                 if v.is_finite() && v > 0.0 {
@@ -350,8 +380,15 @@ pub fn standard_errors(neg_ll_total: &dyn Fn(&[f64]) -> f64, params: &[f64]) -> 
                 }
             })
             .collect(),
-        None => vec![None; params.len()],
+        None => vec![None; n],
     }
+}
+
+/// Standard errors from the Hessian of the *total* negative log-likelihood (in natural
+/// parameters) at the optimum: sqrt of the diagonal of its inverse. `None` where not finite or
+/// where the Hessian is not positive definite.
+pub fn standard_errors(neg_ll_total: &dyn Fn(&[f64]) -> f64, params: &[f64]) -> Vec<Option<f64>> {
+    se_from_hessian(&numerical_hessian(neg_ll_total, params))
 }
 
 #[cfg(test)]

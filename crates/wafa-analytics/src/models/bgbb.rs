@@ -146,7 +146,7 @@ impl BgBb {
             total(&p) / w
         };
         let best = minimize_robust(&f, &[0.0; 4]);
-        finish_fit(w, fallback, best, &total, build)
+        finish_fit(w, fallback, best, Some(&total), build)
     }
 }
 

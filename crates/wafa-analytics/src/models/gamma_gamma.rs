@@ -120,7 +120,7 @@ impl GammaGamma {
             total(&p) / n
         };
         let best = minimize_robust(&f, &[0.0, 0.0, mean.max(1e-9).ln()]);
-        let outcome = finish_fit(n, fallback, best, &total, build);
+        let outcome = finish_fit(n, fallback, best, Some(&total), build);
         if let FitOutcome::Fitted(fit) = &outcome {
             if fit.model.q <= 1.0 {
                 return FitOutcome::Insufficient {

@@ -98,7 +98,7 @@ impl MbgNbd {
         let age = h.rows().map(|(_, _, t, w)| t * w).sum::<f64>() / w;
         let start = [0.0, (age / 4.0).max(1e-3).ln(), 0.0, 0.0];
         let best = minimize_robust(&f, &start);
-        finish_fit(w, fallback, best, &total, build)
+        finish_fit(w, fallback, best, Some(&total), build)
     }
 }
 

@@ -359,12 +359,15 @@ impl Parameters for AnyPurchaseModel {
     }
 }
 
+/// Total negative log-likelihood at natural parameters.
+pub(crate) type NegLogLikelihood<'a> = &'a dyn Fn(&[f64]) -> f64;
+
 /// Shared tail of a fit: checks the optimum, computes standard errors, wraps the outcome.
 pub(crate) fn finish_fit<M, F>(
     h_weight: f64,
     fallback: F,
     minimum: crate::optimize::Minimum,
-    neg_ll_total_natural: &dyn Fn(&[f64]) -> f64,
+    neg_ll_total_natural: Option<NegLogLikelihood>,
     build: impl Fn(&[f64]) -> M,
 ) -> FitOutcome<M, F> {
     let params: Vec<f64> = minimum.x.iter().map(|v| v.exp()).collect();
@@ -385,7 +388,10 @@ pub(crate) fn finish_fit<M, F>(
             fallback,
         };
     }
-    let standard_errors = crate::optimize::standard_errors(neg_ll_total_natural, &params);
+    let standard_errors = match neg_ll_total_natural {
+        Some(f) => crate::optimize::standard_errors(f, &params),
+        None => vec![None; params.len()],
+    };
     FitOutcome::Fitted(Fitted {
         model: build(&params),
         log_likelihood: -minimum.value * h_weight,

@@ -156,7 +156,7 @@ impl ParetoNbd {
             (age / 4.0).max(1e-3).ln(),
         ];
         let best = minimize_robust(&f, &start);
-        finish_fit(w, fallback, best, &total, build)
+        finish_fit(w, fallback, best, Some(&total), build)
     }
 }
 
