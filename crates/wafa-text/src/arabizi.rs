@@ -471,11 +471,11 @@ pub fn is_arabizi_evidence(word: &str) -> bool {
 
 /// Look a whole (normalised, lowercase) word up in the exact table.
 fn lookup(word: &str) -> Option<&'static str> {
-    static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static str>> =
+    static MAP: std::sync::OnceLock<crate::fasthash::FastMap<&'static str, &'static str>> =
         std::sync::OnceLock::new();
     // First entry wins for duplicated keys, as a linear scan would.
     let m = MAP.get_or_init(|| {
-        let mut m = std::collections::HashMap::with_capacity(WORDS.len());
+        let mut m = crate::fasthash::FastMap::default();
         for (k, v) in WORDS {
             m.entry(*k).or_insert(*v);
         }

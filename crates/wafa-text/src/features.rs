@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::arabizi;
+use crate::fasthash::{FastMap, FastSet};
 use crate::lang::{detect_normalized, is_en_common, Lang, LangGuess};
 use crate::normalize::{has_elongation, is_arabic_token, is_emoji_token, normalize};
 
@@ -110,14 +111,19 @@ const SCOPE_END: &[&str] = &[
     "بس", "لكن", "but", "however", "although", "though", "بل", "انما", "وبس",
 ];
 
+fn negators() -> &'static FastSet<&'static str> {
+    static SET: OnceLock<FastSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| AR_NEG.iter().chain(EN_NEG).copied().collect())
+}
+
 fn is_negator(tok: &str) -> bool {
-    AR_NEG.contains(&tok) || EN_NEG.contains(&tok) || tok.ends_with("n't")
+    negators().contains(tok) || tok.ends_with("n't")
 }
 
 /// Egyptian/Levantine circumfix and Gulf prefix negation glued to a verb:
 /// "ماعجبنيش", "ماوصلش", "ماعجبني". Returns the inner word.
 fn fused_negation(tok: &str) -> Option<&str> {
-    if !is_arabic_token(tok) || tok.chars().count() < 5 || AR_NEG.contains(&tok) {
+    if !is_arabic_token(tok) || tok.chars().count() < 5 || negators().contains(tok) {
         return None;
     }
     let inner = tok
@@ -138,8 +144,8 @@ fn fused_negation(tok: &str) -> Option<&str> {
 thread_local! {
     /// Per-thread memo of stems: Snowball is the most expensive step of analysis
     /// and customer vocabulary is highly repetitive. Bounded: cleared when full.
-    static STEM_CACHE: std::cell::RefCell<std::collections::HashMap<String, String>> =
-        std::cell::RefCell::new(std::collections::HashMap::with_capacity(4096));
+    static STEM_CACHE: std::cell::RefCell<FastMap<String, String>> =
+        std::cell::RefCell::new(FastMap::default());
 }
 const STEM_CACHE_MAX: usize = 50_000;
 
@@ -229,12 +235,9 @@ pub fn analyze(text: &str) -> Analysis {
             }
         }
         let surface = surface_owned.unwrap_or_else(|| raw.to_string());
-        let plain = if surface.contains('\'') {
-            surface.replace('\'', "")
-        } else {
-            surface.clone()
-        };
-        let negator = is_negator(&surface) || is_negator(&plain);
+        let plain_owned = surface.contains('\'').then(|| surface.replace('\'', ""));
+        let plain = plain_owned.as_deref().unwrap_or(&surface);
+        let negator = is_negator(&surface) || (plain_owned.is_some() && is_negator(plain));
         if kind == Kind::Punct || SCOPE_END.contains(&surface.as_str()) {
             scope = 0;
         }
@@ -246,7 +249,7 @@ pub fn analyze(text: &str) -> Analysis {
             scope -= 1;
         }
         let stem_src = if kind == Kind::Latin {
-            plain.as_str()
+            plain
         } else {
             surface.as_str()
         };

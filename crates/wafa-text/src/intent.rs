@@ -9,9 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use crate::fasthash::{word_set, FastMap, FastSet};
 use crate::features::{mask_features, raw_features, Analysis, Kind, Tok};
 use crate::linear::LinearModel;
 
@@ -162,6 +162,16 @@ const GREETINGS: &[&str] = &[
     "evening",
 ];
 
+fn is_filler(w: &str) -> bool {
+    static SET: OnceLock<FastSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| word_set(FILLER)).contains(w)
+}
+
+fn is_greeting(w: &str) -> bool {
+    static SET: OnceLock<FastSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| word_set(GREETINGS)).contains(w)
+}
+
 /// Which tokens the intent model looks at: words that are not filler (and
 /// numbers); everything when that would leave no word.
 fn content_mask(a: &Analysis) -> Vec<bool> {
@@ -169,8 +179,7 @@ fn content_mask(a: &Analysis) -> Vec<bool> {
         .tokens
         .iter()
         .map(|t| {
-            matches!(t.kind, Kind::Arabic | Kind::Latin | Kind::Number)
-                && !FILLER.contains(&t.surface.as_str())
+            matches!(t.kind, Kind::Arabic | Kind::Latin | Kind::Number) && !is_filler(&t.surface)
         })
         .collect();
     let words = a
@@ -211,12 +220,8 @@ pub fn classify_with(
         .tokens
         .iter()
         .filter(|t| matches!(t.kind, Kind::Arabic | Kind::Latin))
-        .all(|t| FILLER.contains(&t.surface.as_str()) || GREETINGS.contains(&t.surface.as_str()));
-    if only_filler
-        && a.tokens
-            .iter()
-            .any(|t| GREETINGS.contains(&t.surface.as_str()))
-    {
+        .all(|t| is_filler(&t.surface) || is_greeting(&t.surface));
+    if only_filler && a.tokens.iter().any(|t| is_greeting(&t.surface)) {
         return Intent {
             label: IntentLabel::Greeting,
             score: 0.9,
@@ -446,10 +451,10 @@ const KEYWORDS: &[(&str, &[&str])] = &[
     ),
 ];
 
-fn keyword_map() -> &'static HashMap<&'static str, u16> {
-    static MAP: OnceLock<HashMap<&'static str, u16>> = OnceLock::new();
+fn keyword_map() -> &'static FastMap<&'static str, u16> {
+    static MAP: OnceLock<FastMap<&'static str, u16>> = OnceLock::new();
     MAP.get_or_init(|| {
-        let mut m: HashMap<&'static str, u16> = HashMap::new();
+        let mut m: FastMap<&'static str, u16> = FastMap::default();
         for (i, (_, cues)) in KEYWORDS.iter().enumerate() {
             for c in *cues {
                 *m.entry(*c).or_default() |= 1 << i;
@@ -465,19 +470,21 @@ fn keyword_map() -> &'static HashMap<&'static str, u16> {
 fn token_cues(t: &Tok) -> u16 {
     let m = keyword_map();
     let mut bits = 0u16;
-    let idx: Vec<usize> = t
+    // Char boundaries of the first 14 chars (cues are ≤10 chars, start ≤3).
+    let mut idx = [0usize; 15];
+    let mut n = 0;
+    for (i, _) in t.surface.char_indices().take(14) {
+        idx[n] = i;
+        n += 1;
+    }
+    idx[n] = t
         .surface
         .char_indices()
+        .nth(n)
         .map(|(i, _)| i)
-        .chain(std::iter::once(t.surface.len()))
-        .collect();
-    let n = idx.len() - 1;
-    let starts = if t.kind == Kind::Arabic {
-        0..=n.min(3)
-    } else {
-        0..=0
-    };
-    for s in starts {
+        .unwrap_or(t.surface.len());
+    let max_start = if t.kind == Kind::Arabic { n.min(3) } else { 0 };
+    for s in 0..=max_start {
         for len in 2..=10usize {
             if s + len > n {
                 break;

@@ -52,9 +52,9 @@ pub(crate) const EN_COMMON: &[&str] = &[
 
 /// True if `w` is a common English word.
 pub(crate) fn is_en_common(w: &str) -> bool {
-    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+    static SET: std::sync::OnceLock<crate::fasthash::FastSet<&'static str>> =
         std::sync::OnceLock::new();
-    SET.get_or_init(|| EN_COMMON.iter().copied().collect())
+    SET.get_or_init(|| crate::fasthash::word_set(EN_COMMON))
         .contains(w)
 }
 

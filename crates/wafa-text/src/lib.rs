@@ -33,6 +33,7 @@
 pub mod arabizi;
 pub mod eval;
 pub mod faq;
+mod fasthash;
 pub mod features;
 pub mod intent;
 pub mod lang;
