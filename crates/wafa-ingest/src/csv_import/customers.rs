@@ -8,8 +8,8 @@
 //! checked here so a bad one is reported against its line.
 
 use super::{
-    field, line_of, missing_header_error, non_empty, norm_header, read_header, reader_builder,
-    row_error, yes_no, FileError, RowError,
+    field, is_blank, line_of, missing_header_error, non_empty, norm_header, read_header,
+    reader_builder, row_error, yes_no, FileError, RowError,
 };
 use csv::ByteRecord;
 use serde_json::{Map, Value};
@@ -252,7 +252,11 @@ impl<R: Read> Iterator for CustomerRows<R> {
         if self.done {
             return None;
         }
-        match self.csv.rdr.read_byte_record(&mut self.rec) {
+        let mut read = self.csv.rdr.read_byte_record(&mut self.rec);
+        while matches!(read, Ok(true)) && is_blank(&self.rec) {
+            read = self.csv.rdr.read_byte_record(&mut self.rec);
+        }
+        match read {
             Ok(true) => Some(parse_row(
                 &self.csv.cols,
                 self.header_len(),
@@ -509,6 +513,21 @@ mod tests {
         assert!(
             ok.customer.consents.is_empty(),
             "unreadable consent must not be recorded"
+        );
+    }
+
+    #[test]
+    fn line_numbers_in_crlf_files_with_blank_lines() {
+        let h = SHOPIFY_CUSTOMERS_HEADER.join(",");
+        let csv = format!("{h}\r\n1,A,B,,,,,,,,,,,,,,,,,\r\n\r\n2,\"C\r\nD\",E,bad,,,,,,,,,,,,,,,,\r\n3,F,G,,,,,,,,,,,,,,,,,tag\r\n");
+        let r = rows(&csv);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].as_ref().unwrap().line, 2);
+        assert_eq!(r[1].as_ref().unwrap_err().line, 4);
+        let last = r[2].as_ref().unwrap();
+        assert_eq!(
+            (last.line, last.customer.tags.clone()),
+            (6, vec!["tag".to_owned()])
         );
     }
 

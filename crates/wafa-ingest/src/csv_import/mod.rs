@@ -150,7 +150,12 @@ pub(crate) fn norm_header(h: &str) -> String {
 pub(crate) fn reader_builder() -> csv::ReaderBuilder {
     let mut b = csv::ReaderBuilder::new();
     // Field counts are checked per row so a ragged row is a row error, not the end of parsing.
-    b.flexible(true).has_headers(false);
+    // Records end at `\n` only: with csv's default CRLF handling a record ending in `\r\n`
+    // leaves its `\n` to the next record and every line number in an Excel/Shopify (CRLF)
+    // file would be one short. The `\r` then trails the last field, and fields are trimmed.
+    b.flexible(true)
+        .has_headers(false)
+        .terminator(csv::Terminator::Any(b'\n'));
     b
 }
 
@@ -204,6 +209,12 @@ pub(crate) fn missing_header_error(missing: Vec<String>, what: &str) -> FileErro
         ),
         missing_columns: missing,
     }
+}
+
+/// A line holding nothing but whitespace (`\r` of a blank CRLF line): skipped like csv's
+/// own blank lines.
+pub(crate) fn is_blank(rec: &ByteRecord) -> bool {
+    rec.len() == 1 && rec[0].trim_ascii().is_empty()
 }
 
 /// The physical line a record starts on (header = 1).

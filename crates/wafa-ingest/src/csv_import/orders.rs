@@ -46,8 +46,8 @@
 //! currencies and unreadable dates reject the order.
 
 use super::{
-    field, line_of, missing_header_error, norm_header, read_header, reader_builder, row_error,
-    FileError, RowError,
+    field, is_blank, line_of, missing_header_error, norm_header, read_header, reader_builder,
+    row_error, FileError, RowError,
 };
 use csv::ByteRecord;
 use std::collections::hash_map::DefaultHasher;
@@ -225,7 +225,11 @@ impl<R: Read> OrderRows<R> {
         if self.recs.len() <= i {
             self.recs.push(ByteRecord::new());
         }
-        match self.csv.rdr.read_byte_record(&mut self.recs[i]) {
+        let mut read = self.csv.rdr.read_byte_record(&mut self.recs[i]);
+        while matches!(read, Ok(true)) && is_blank(&self.recs[i]) {
+            read = self.csv.rdr.read_byte_record(&mut self.recs[i]);
+        }
+        match read {
             Ok(true) => Read1::Row,
             Ok(false) => Read1::Eof,
             Err(e) => {
