@@ -589,6 +589,26 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
             }
         }
     }
+    // Strongly polar emoji, alone and appended to polar sentences (the nlpjs
+    // lexicon scores some of them weakly, e.g. 😡 = −1).
+    let emo_pos = [
+        "😍", "🥰", "❤", "👍", "👌", "🔥", "💯", "😊", "🤩", "👏", "😘", "💕", "🌹", "😁",
+    ];
+    let emo_neg = [
+        "😡", "🤬", "😠", "😤", "👎", "💔", "😞", "😢", "😭", "🙄", "😒", "🤮", "😩", "😑",
+    ];
+    for (k, e) in emo_pos.iter().enumerate() {
+        out.push(ex(e.to_string(), 2, w));
+        out.push(ex(format!("{e}{e}"), 2, w));
+        out.push(ex(format!("{} {e}", ar_pos[k % ar_pos.len()]), 2, w));
+        out.push(ex(format!("{} {e}", en_pos[k % en_pos.len()]), 2, w));
+    }
+    for (k, e) in emo_neg.iter().enumerate() {
+        out.push(ex(e.to_string(), 0, w));
+        out.push(ex(format!("{e}{e}"), 0, w));
+        out.push(ex(format!("{} {e}", ar_neg[k % ar_neg.len()]), 0, w));
+        out.push(ex(format!("{} {e}", en_neg[k % en_neg.len()]), 0, w));
+    }
     // Neutral: logistics questions and statements that carry no opinion.
     let neu = [
         "وين طلبي",

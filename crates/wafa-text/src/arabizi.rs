@@ -164,7 +164,8 @@ const WORDS: &[(&str, &str)] = &[
     ("ma3agabnish", "ماعجبنيش"),
     ("ma3gbnish", "ماعجبنيش"),
     ("ma3jabni", "ماعجبني"),
-    ("ma7lash", "ماحلاش"),
+    ("ma7lash", "مش حلو"),
+    ("mal7ash", "مش حلو"),
     ("mesh7elw", "مش حلو"),
     // wanting / asking
     ("3ayez", "عايز"),

@@ -214,27 +214,31 @@ pub fn analyze(text: &str) -> Analysis {
     let norm = normalize(text);
     let lang = detect_normalized(&norm);
     let mut tokens: Vec<Tok> = Vec::with_capacity(norm.len() / 4 + 1);
-    let mut scope = 0u8;
+    // Pass 1: tokens, with Arabizi words transliterated (a multi-word table entry
+    // such as "mesh7elw" → "مش حلو" becomes several tokens).
+    let mut pieces: Vec<(String, Kind)> = Vec::with_capacity(norm.len() / 4 + 1);
     for raw in norm.split(' ').filter(|t| !t.is_empty()) {
-        let mut kind = kind_of(raw);
-        let mut surface_owned: Option<String> = None;
-        if kind == Kind::Latin {
-            let translit = match lang.lang {
+        let kind = kind_of(raw);
+        let translit = kind == Kind::Latin
+            && match lang.lang {
                 Lang::Arabizi => !is_en_common(raw),
                 Lang::Mixed => arabizi::is_arabizi_evidence(raw),
                 _ => false,
             };
-            if translit {
-                let a = arabizi::word_to_arabic(raw);
-                // Multi-word table entries ("ما في") stay one token.
-                let a: String = a.chars().filter(|c| *c != ' ').collect();
-                if is_arabic_token(&a) {
-                    kind = Kind::Arabic;
-                    surface_owned = Some(a);
+        if translit {
+            let a = arabizi::word_to_arabic(raw);
+            if is_arabic_token(&a) {
+                for w in a.split(' ').filter(|w| !w.is_empty()) {
+                    pieces.push((w.to_string(), Kind::Arabic));
                 }
+                continue;
             }
         }
-        let surface = surface_owned.unwrap_or_else(|| raw.to_string());
+        pieces.push((raw.to_string(), kind));
+    }
+    // Pass 2: negation scope and stems.
+    let mut scope = 0u8;
+    for (surface, kind) in pieces {
         let plain_owned = surface.contains('\'').then(|| surface.replace('\'', ""));
         let plain = plain_owned.as_deref().unwrap_or(&surface);
         let negator = is_negator(&surface) || (plain_owned.is_some() && is_negator(plain));
@@ -350,7 +354,11 @@ pub fn mask_features(
 /// sentiment and intent share the work.
 pub fn raw_features(a: &Analysis, out: &mut Vec<(u64, u32)>) {
     out.clear();
-    out.push((feat(b'L', a.lang.lang.as_str()), GLOBAL));
+    // Messages without letters (emoji, digits) get no language feature, so the
+    // Arabic default does not lend them Arabic's bias: their emoji decide.
+    if a.lang.confidence > 0.0 {
+        out.push((feat(b'L', a.lang.lang.as_str()), GLOBAL));
+    }
     if a.elongated {
         out.push((feat(b'X', "elong"), GLOBAL));
     }
