@@ -154,9 +154,13 @@ fn bench_summary(rows: u64, customers: u64) {
         rows as f64 / el / 1e6,
         s.len()
     );
+    let freq_sum: u64 = s.iter().map(|c| c.frequency as u64).sum();
+    let t_sum: f64 = s.iter().map(|c| c.t).sum();
+    let monetary_sum: f64 = s.iter().map(|c| c.monetary_minor).sum();
     println!(
-        "RESULT summary_{rows}_u64 seconds={el:.4} customers={}",
-        s.len()
+        "RESULT summary_{rows}_u64 seconds={el:.4} customers={} frequency_sum={freq_sum} t_sum={t_sum:.1} monetary_sum={:.4}",
+        s.len(),
+        monetary_sum / 100.0
     );
     drop(s);
     let log_s: Vec<Transaction> = log

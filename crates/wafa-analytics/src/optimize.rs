@@ -22,6 +22,8 @@ pub struct Minimum {
     pub value: f64,
     pub evaluations: usize,
     pub converged: bool,
+    /// BFGS inverse-Hessian approximation at the end (empty for Nelder–Mead).
+    pub inverse_hessian: Vec<Vec<f64>>,
 }
 
 /// Nelder–Mead simplex minimisation (standard coefficients, adaptive restarts not needed here).
@@ -123,6 +125,7 @@ pub fn nelder_mead(
         value: values[best],
         evaluations: evals,
         converged,
+        inverse_hessian: Vec::new(),
     }
 }
 
@@ -149,12 +152,26 @@ pub fn bfgs(
     max_iter: usize,
     gtol: f64,
 ) -> Minimum {
+    bfgs_warm(fg, x0, None, max_iter, gtol)
+}
+
+/// BFGS starting from a known inverse-Hessian approximation (e.g. from a fit on a subsample).
+pub fn bfgs_warm(
+    fg: &dyn Fn(&[f64], &mut [f64]) -> f64,
+    x0: &[f64],
+    h0: Option<&[Vec<f64>]>,
+    max_iter: usize,
+    gtol: f64,
+) -> Minimum {
     let n = x0.len();
     let mut x = x0.to_vec();
     let mut g = vec![0.0; n];
     let mut fx = sanitize(fg(&x, &mut g));
     let mut evals = 1usize;
-    let mut h_inv = identity(n);
+    let mut h_inv = match h0 {
+        Some(h) if h.len() == n && h.iter().flatten().all(|v| v.is_finite()) => h.to_vec(),
+        _ => identity(n),
+    };
     let mut converged = false;
     if !fx.is_finite() || g.iter().any(|v| !v.is_finite()) {
         return Minimum {
@@ -162,6 +179,7 @@ pub fn bfgs(
             value: fx,
             evaluations: evals,
             converged,
+            inverse_hessian: h_inv,
         };
     }
     let mut g_new = vec![0.0; n];
@@ -240,6 +258,7 @@ pub fn bfgs(
         value: fx,
         evaluations: evals,
         converged,
+        inverse_hessian: h_inv,
     }
 }
 

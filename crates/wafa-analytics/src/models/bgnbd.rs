@@ -12,7 +12,7 @@ use super::{
     bg_future_purchases, finish_fit, EmpiricalModel, FitOutcome, Parameters, PurchaseModel,
     RfHistogram,
 };
-use crate::optimize::{bfgs, minimize_robust, standard_errors_from_gradient};
+use crate::optimize::{bfgs, bfgs_warm, minimize_robust, standard_errors_from_gradient};
 use crate::special::{digamma, integrate, ln_beta, ln_gamma, log_add_exp};
 use serde::{Deserialize, Serialize};
 
@@ -66,7 +66,30 @@ impl BgNbd {
             fg(lp, &mut g)
         };
         let start = [0.0, (mean_age(h) / 4.0).max(1e-3).ln(), 0.0, 0.0];
-        let mut best = bfgs(&fg, &start, 500, 1e-9);
+        // Large histograms: converge on a 1-in-k subsample of cells first (an unbiased estimate
+        // of the mean log-likelihood), then polish on all cells from there, reusing the learnt
+        // curvature — about half the full-data evaluations.
+        let mut best = if h.cells.len() > 60_000 {
+            let k = h.cells.len() / 30_000;
+            let sub = h.subsample(k);
+            let ws = sub.total_weight;
+            let fg_sub = |lp: &[f64], grad: &mut [f64]| -> f64 {
+                let p: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
+                let v = neg_ll_and_gradient(&sub, &p, grad);
+                for i in 0..4 {
+                    grad[i] *= p[i] / ws;
+                }
+                v / ws
+            };
+            let warm = bfgs(&fg_sub, &start, 500, 1e-7);
+            if warm.value.is_finite() {
+                bfgs_warm(&fg, &warm.x, Some(&warm.inverse_hessian), 500, 1e-9)
+            } else {
+                bfgs(&fg, &start, 500, 1e-9)
+            }
+        } else {
+            bfgs(&fg, &start, 500, 1e-9)
+        };
         if !best.converged || !best.value.is_finite() {
             let robust = minimize_robust(&f, &start);
             let polished = bfgs(&fg, &robust.x, 500, 1e-9);

@@ -54,7 +54,8 @@ impl RfHistogram {
     pub fn from_weighted(rows: impl IntoIterator<Item = (f64, f64, f64, f64)>) -> Self {
         let mut freq_ix: FastMap<u64, u32> = FastMap::default();
         let mut time_ix: FastMap<u64, u32> = FastMap::default();
-        let mut cell_ix: FastMap<(u32, u32, u32), usize> = FastMap::default();
+        // One lookup per row on the raw triple; the value tables are only touched for new cells.
+        let mut cell_ix: FastMap<(u64, u64, u64), usize> = FastMap::default();
         let mut h = RfHistogram::default();
         for (x, tx, t, w) in rows {
             if !(x.is_finite() && tx.is_finite() && t.is_finite() && w.is_finite())
@@ -66,7 +67,16 @@ impl RfHistogram {
                 continue;
             }
             let tx = tx.min(t);
-            let xi = *freq_ix.entry(x.to_bits()).or_insert_with(|| {
+            h.total_weight += w;
+            if x > 0.0 {
+                h.repeat_weight += w;
+            }
+            let key = (x.to_bits(), tx.to_bits(), t.to_bits());
+            if let Some(&i) = cell_ix.get(&key) {
+                h.cells[i].weight += w;
+                continue;
+            }
+            let xi = *freq_ix.entry(key.0).or_insert_with(|| {
                 h.freqs.push(x);
                 (h.freqs.len() - 1) as u32
             });
@@ -78,23 +88,13 @@ impl RfHistogram {
             };
             let ri = time(tx);
             let ti = time(t);
-            let key = (xi, ri, ti);
-            match cell_ix.get(&key) {
-                Some(&i) => h.cells[i].weight += w,
-                None => {
-                    cell_ix.insert(key, h.cells.len());
-                    h.cells.push(Cell {
-                        x: xi,
-                        recency: ri,
-                        age: ti,
-                        weight: w,
-                    });
-                }
-            }
-            h.total_weight += w;
-            if x > 0.0 {
-                h.repeat_weight += w;
-            }
+            cell_ix.insert(key, h.cells.len());
+            h.cells.push(Cell {
+                x: xi,
+                recency: ri,
+                age: ti,
+                weight: w,
+            });
         }
         h
     }
@@ -109,6 +109,34 @@ impl RfHistogram {
                 .iter()
                 .map(|s| (s.frequency as f64, s.recency, s.t)),
         )
+    }
+
+    /// Every k-th cell with its weight multiplied by k: a cheap unbiased approximation of the
+    /// histogram for warm-starting fits on very large data.
+    pub fn subsample(&self, k: usize) -> RfHistogram {
+        let k = k.max(1);
+        let cells: Vec<Cell> = self
+            .cells
+            .iter()
+            .step_by(k)
+            .map(|c| Cell {
+                weight: c.weight * k as f64,
+                ..*c
+            })
+            .collect();
+        let total_weight = cells.iter().map(|c| c.weight).sum();
+        let repeat_weight = cells
+            .iter()
+            .filter(|c| self.freqs[c.x as usize] > 0.0)
+            .map(|c| c.weight)
+            .sum();
+        RfHistogram {
+            freqs: self.freqs.clone(),
+            times: self.times.clone(),
+            cells,
+            total_weight,
+            repeat_weight,
+        }
     }
 
     /// Iterate cells as (x, t_x, T, weight).
