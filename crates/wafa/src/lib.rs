@@ -6,5 +6,6 @@ pub mod auth;
 pub mod bootstrap;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod store;
 pub mod validate;

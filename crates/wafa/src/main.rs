@@ -34,6 +34,27 @@ enum Command {
         #[arg(long, env = "WAFA_ALLOW_SIGNUP", default_value_t = true, action = clap::ArgAction::Set)]
         allow_signup: bool,
     },
+    /// Import a CSV file: a Shopify customer export or a Wafa orders CSV (see
+    /// crates/wafa-ingest/ORDERS_CSV.md). Bad rows are reported; good rows import; importing
+    /// the same file again changes nothing.
+    Import {
+        /// The CSV file (UTF-8, UTF-8 with BOM, UTF-16 or Windows-1256).
+        file: std::path::PathBuf,
+        /// The workspace to import into; may be omitted when there is only one.
+        #[arg(long)]
+        workspace: Option<i64>,
+        /// The source the file's ids belong to; default one source per format.
+        #[arg(long)]
+        source_id: Option<i64>,
+        /// Refuse the file unless it is of this kind.
+        #[arg(long, value_parser = ["customers", "orders"])]
+        kind: Option<String>,
+        /// Where to write the per-row error report (CSV); default FILE.errors.csv.
+        #[arg(long)]
+        errors: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 fn init_tracing() {
@@ -47,6 +68,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { bind, db, demo, allow_signup } => serve(&bind, &db.database_url, demo, allow_signup).await,
+        Command::Import { file, workspace, source_id, kind, errors, db } => import(&file, workspace, source_id, kind.as_deref(), errors, &db.database_url).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -73,6 +95,74 @@ async fn serve(bind: &str, database_url: &str, demo: bool, allow_signup: bool) -
     println!("Wafa is running on http://{addr}  (API docs: http://{addr}/openapi.json)");
     tracing::info!(%addr, backend = ?store.backend(), "serving");
     wafa::http::serve(listener, AppState::new(store.clone(), Config { allow_signup })).await?;
+    store.close().await;
+    Ok(())
+}
+
+async fn pick_workspace(store: &Store, requested: Option<i64>) -> Result<wafa::store::WorkspaceRecord, Box<dyn std::error::Error>> {
+    let all = store.list_workspaces().await?;
+    match requested {
+        Some(id) => Ok(all.into_iter().find(|w| w.id == id).ok_or_else(|| format!("no workspace {id}"))?),
+        None if all.len() == 1 => Ok(all.into_iter().next().expect("one workspace")),
+        None if all.is_empty() => Err("the database has no workspace yet: run `wafa serve --demo` or sign up first".into()),
+        None => Err(format!("several workspaces exist ({}); choose one with --workspace", all.iter().map(|w| format!("{} {}", w.id, w.name)).collect::<Vec<_>>().join(", ")).into()),
+    }
+}
+
+async fn import(
+    file: &std::path::Path,
+    workspace: Option<i64>,
+    source_id: Option<i64>,
+    kind: Option<&str>,
+    errors_path: Option<std::path::PathBuf>,
+    database_url: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use wafa_ingest::csv_import::CsvFormat;
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let store = Store::connect(database_url).await?;
+    let ws = pick_workspace(&store, workspace).await?;
+    let region = wafa_domain::Region::parse(&ws.default_region)?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let expect = kind.map(|k| if k == "customers" { CsvFormat::ShopifyCustomers } else { CsvFormat::GenericOrders });
+    let file_name = file.file_name().map(|f| f.to_string_lossy().into_owned());
+    let req = wafa::import::ImportRequest { workspace_id: ws.id, actor: "cli", region, expect, source_id, file_name: file_name.as_deref() };
+    let started = std::time::Instant::now();
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total.max(done));
+        bar.set_position(done);
+    };
+    let out = wafa::import::import_csv(&store, req, &bytes, &progress).await;
+    bar.finish_and_clear();
+    let out = out?;
+    let secs = started.elapsed().as_secs_f64();
+    let r = &out.record;
+    println!(
+        "Imported {} ({} file, {}) into workspace {}: {} rows in {secs:.1}s ({:.0} rows/s): {} created, {} updated, {} unchanged, {} failed.",
+        file.display(),
+        r.kind,
+        r.encoding.as_deref().unwrap_or("?"),
+        ws.id,
+        r.rows_total,
+        r.rows_total as f64 / secs.max(1e-9),
+        r.rows_created,
+        r.rows_updated,
+        r.rows_unchanged,
+        r.rows_failed
+    );
+    if !out.errors.is_empty() {
+        let path = errors_path.unwrap_or_else(|| std::path::PathBuf::from(format!("{}.errors.csv", file.display())));
+        let mut w = csv::Writer::from_path(&path)?;
+        w.write_record(["line", "code", "field", "message", "message_ar"])?;
+        for e in &out.errors {
+            w.write_record([e.line.to_string(), e.code.clone(), e.field.clone().unwrap_or_default(), e.message.clone(), e.message_ar.clone()])?;
+        }
+        w.flush()?;
+        println!("{} rows were rejected; their errors are in {}", out.errors.len(), path.display());
+    }
     store.close().await;
     Ok(())
 }

@@ -250,6 +250,9 @@ pub struct ValidOrder {
     pub tax_minor: i64,
     pub total_minor: i64,
     pub city: Option<String>,
+    /// Already refunded (imports of historical orders); 0 for new orders.
+    pub refunded_minor: i64,
+    pub return_reason: Option<String>,
 }
 
 fn non_negative(field: &str, v: i64) -> AppResult<i64> {
@@ -317,6 +320,8 @@ pub fn order(input: &OrderInput, now: i64) -> AppResult<ValidOrder> {
         tax_minor: tax,
         total_minor: total,
         city: text("city", input.city.as_deref(), 100)?,
+        refunded_minor: 0,
+        return_reason: None,
     })
 }
 

@@ -57,7 +57,7 @@ async fn fresh_pg_database() -> Option<String> {
     static CLEANED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if !CLEANED.swap(true, Ordering::SeqCst) {
         let mine = format!("wafa_t_{}_", std::process::id());
-        let old = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'wafa_t_%'").fetch_all(&pool).await.unwrap_or_default();
+        let old = sqlx::query("SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'wafa_t_%'").fetch_all(&pool).await.unwrap_or_default();
         for r in old {
             let n: String = sqlx::Row::get(&r, "datname");
             if !n.starts_with(&mine) {

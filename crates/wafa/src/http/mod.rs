@@ -9,6 +9,7 @@ pub mod account;
 pub mod commerce;
 pub mod customers;
 pub mod extract;
+pub mod imports;
 pub mod pagination;
 
 use crate::error::AppError;
@@ -94,7 +95,7 @@ impl LoginLimiter {
 #[openapi(
     info(title = "Wafa API", description = "Self-hosted CRM and customer retention for online stores. Errors: `{\"error\": {\"code\", \"message\", \"message_ar\", \"detail\", \"field\"}}` with stable codes.", license(name = "AGPL-3.0-or-later")),
     modifiers(&BearerAuth),
-    tags((name = "account"), (name = "customers"), (name = "commerce"), (name = "system"))
+    tags((name = "account"), (name = "customers"), (name = "commerce"), (name = "imports"), (name = "system"))
 )]
 struct ApiDoc;
 
@@ -160,6 +161,9 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(commerce::change_status))
         .routes(routes!(commerce::list_carts, commerce::upsert_cart))
         .routes(routes!(commerce::get_cart))
+        .routes(routes!(imports::list_imports))
+        .routes(routes!(imports::get_import))
+        .merge(OpenApiRouter::new().routes(routes!(imports::create_import)).layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT)))
         .split_for_parts();
     let doc = openapi.clone();
     let router = router

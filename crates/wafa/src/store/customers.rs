@@ -264,12 +264,47 @@ fn apply_consents(stored: &mut Vec<Consent>, incoming: &[Consent]) -> bool {
     changed
 }
 
+/// How an upsert resolves and records itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UpsertMode {
+    /// Bulk imports from a merchant's own export: an email or phone held by exactly one
+    /// customer resolves to that customer even when unverified, so re-importing a file
+    /// (or importing orders after customers) finds the same people.
+    pub loose: bool,
+    /// Skip the per-customer audit record (the import writes one record for the run).
+    pub quiet: bool,
+}
+
+/// Unverified fallback for imports: the one customer holding this email/phone, if exactly one.
+async fn sole_holder(conn: &mut AnyConnection, workspace_id: i64, id: &ValidIdentity) -> AppResult<Option<i64>> {
+    if id.kind == IdentityKind::External {
+        return Ok(None);
+    }
+    let rows = sqlx::query("SELECT DISTINCT customer_id FROM identities WHERE workspace_id = $1 AND kind = $2 AND value = $3 LIMIT 2")
+        .bind(workspace_id)
+        .bind(id.kind.as_str())
+        .bind(&id.value)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(if rows.len() == 1 { Some(rows[0].get("customer_id")) } else { None })
+}
+
 /// Create or update a customer by identity resolution, inside the caller's transaction.
 pub(crate) async fn upsert_customer_tx(
     conn: &mut AnyConnection,
     workspace_id: i64,
     actor: &str,
     v: &ValidCustomer,
+) -> AppResult<UpsertOutcome> {
+    upsert_customer_mode(conn, workspace_id, actor, v, UpsertMode::default()).await
+}
+
+pub(crate) async fn upsert_customer_mode(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    actor: &str,
+    v: &ValidCustomer,
+    mode: UpsertMode,
 ) -> AppResult<UpsertOutcome> {
     let now = now_ms();
     if let Some(cid) = v.company_id {
@@ -301,6 +336,14 @@ pub(crate) async fn upsert_customer_tx(
             };
             if !found.iter().any(|(c, _)| *c == owner) {
                 found.push((owner, how));
+            }
+        }
+    }
+    if found.is_empty() && mode.loose {
+        for id in &v.identities {
+            if let Some(owner) = sole_holder(conn, workspace_id, id).await? {
+                found.push((owner, if id.kind == IdentityKind::Email { "email" } else { "phone" }));
+                break;
             }
         }
     }
@@ -431,7 +474,7 @@ pub(crate) async fn upsert_customer_tx(
     if changed && resolution != "created" {
         sqlx::query("UPDATE customers SET updated_at = $2 WHERE id = $1").bind(customer_id).bind(now).execute(&mut *conn).await?;
     }
-    if changed {
+    if changed && !mode.quiet {
         let action = if resolution == "created" { "customer.create" } else { "customer.update" };
         audit(conn, workspace_id, actor, action, "customer", Some(customer_id), json!({"resolution": resolution})).await?;
     }

@@ -12,12 +12,14 @@
 //! alongside the writer). On PostgreSQL both pools are the same.
 
 mod customers;
+mod imports;
 mod merges;
 mod orders;
 mod tenancy;
 mod timeline;
 
 pub use customers::{CustomerFilter, UpsertOutcome};
+pub use imports::{CustomerImportRow, ImportRecord, OrderImportRow, RowFailure, RowOutcome};
 pub use merges::{MergePreview, MergeRecord};
 pub use orders::{OrderFilter, OrderWrite};
 pub use tenancy::{ApiKeyRecord, AuditRecord, MemberRecord, NewWorkspace, Principal, SessionRecord, SourceRecord, WorkspaceRecord};

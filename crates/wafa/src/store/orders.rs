@@ -68,7 +68,14 @@ fn implied_history(status: OrderStatus, cod: bool) -> Vec<OrderStatus> {
 }
 
 /// Insert an order unless its (source, external id) exists. Caller's transaction.
-pub(crate) async fn insert_order(conn: &mut AnyConnection, workspace_id: i64, actor: &str, o: &ValidOrder, history: Option<&[(OrderStatus, i64, Option<String>)]>) -> AppResult<OrderWrite> {
+pub(crate) async fn insert_order(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    actor: &str,
+    o: &ValidOrder,
+    history: Option<&[(OrderStatus, i64, Option<String>)]>,
+    quiet: bool,
+) -> AppResult<OrderWrite> {
     live_customer(conn, workspace_id, o.customer_id).await.map_err(|e| e.at("customer_id"))?;
     if let Some(ext) = &o.external_id {
         let r = sqlx::query("SELECT id FROM orders WHERE workspace_id = $1 AND source_id = $2 AND external_id = $3")
@@ -97,8 +104,8 @@ pub(crate) async fn insert_order(conn: &mut AnyConnection, workspace_id: i64, ac
     }
     let now = now_ms();
     let id: i64 = sqlx::query(
-        "INSERT INTO orders (workspace_id, customer_id, source_id, external_id, number, currency, status, payment_method, placed_at, subtotal_minor, discount_minor, shipping_minor, tax_minor, total_minor, refunded_minor, city, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, $15, $16, $16) RETURNING id",
+        "INSERT INTO orders (workspace_id, customer_id, source_id, external_id, number, currency, status, payment_method, placed_at, subtotal_minor, discount_minor, shipping_minor, tax_minor, total_minor, refunded_minor, city, created_at, updated_at, return_reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $17, $15, $16, $16, $18) RETURNING id",
     )
     .bind(workspace_id)
     .bind(o.customer_id)
@@ -116,6 +123,8 @@ pub(crate) async fn insert_order(conn: &mut AnyConnection, workspace_id: i64, ac
     .bind(o.total_minor)
     .bind(&o.city)
     .bind(now)
+    .bind(o.refunded_minor.clamp(0, o.total_minor))
+    .bind(&o.return_reason)
     .fetch_one(&mut *conn)
     .await?
     .get("id");
@@ -162,7 +171,9 @@ pub(crate) async fn insert_order(conn: &mut AnyConnection, workspace_id: i64, ac
         .await?;
     }
     refresh_customer_stats(conn, o.customer_id).await?;
-    audit(conn, workspace_id, actor, "order.create", "order", Some(id), json!({"customer_id": o.customer_id})).await?;
+    if !quiet {
+        audit(conn, workspace_id, actor, "order.create", "order", Some(id), json!({"customer_id": o.customer_id})).await?;
+    }
     Ok(OrderWrite::Created(id))
 }
 
@@ -447,7 +458,7 @@ pub struct OrderFilter {
 impl Store {
     pub async fn create_order(&self, workspace_id: i64, actor: &str, o: &ValidOrder) -> AppResult<OrderWrite> {
         let mut tx = self.write.begin().await?;
-        let w = insert_order(&mut tx, workspace_id, actor, o, None).await?;
+        let w = insert_order(&mut tx, workspace_id, actor, o, None, false).await?;
         tx.commit().await?;
         Ok(w)
     }

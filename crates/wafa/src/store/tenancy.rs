@@ -154,6 +154,11 @@ impl Store {
         Ok((workspace, user_id))
     }
 
+    pub async fn list_workspaces(&self) -> AppResult<Vec<WorkspaceRecord>> {
+        let rows = sqlx::query("SELECT id, name, default_currency, default_region, timezone, language, created_at FROM workspaces ORDER BY id").fetch_all(&self.read).await?;
+        Ok(rows.iter().map(workspace_from_row).collect())
+    }
+
     pub async fn workspace_count(&self) -> AppResult<i64> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM workspaces").fetch_one(&self.read).await?.get("n"))
     }
@@ -356,7 +361,22 @@ impl Store {
         Ok(rows.iter().map(|r| SourceRecord { id: r.get("id"), platform: r.get("platform"), name: r.get("name"), created_at: fmt(r.get("created_at")) }).collect())
     }
 
-    /// Find a source of this workspace by id, or the first of a platform (creating it).
+    /// The source with this platform and name, created if missing (used by imports so that
+    /// re-importing a file keys its external ids to the same source).
+    pub async fn find_or_create_source(&self, workspace_id: i64, actor: &str, platform: &str, name: &str) -> AppResult<i64> {
+        if let Some(r) = sqlx::query("SELECT id FROM sources WHERE workspace_id = $1 AND platform = $2 AND name = $3 ORDER BY id LIMIT 1")
+            .bind(workspace_id).bind(platform).bind(name).fetch_optional(&self.read).await?
+        {
+            return Ok(r.get("id"));
+        }
+        let mut tx = self.write.begin().await?;
+        let id: i64 = sqlx::query("INSERT INTO sources (workspace_id, platform, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(workspace_id).bind(platform).bind(name).bind(now_ms()).fetch_one(&mut *tx).await?.get("id");
+        audit(&mut tx, workspace_id, actor, "source.create", "source", Some(id), serde_json::json!({"platform": platform, "name": name})).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
     pub async fn source_exists(&self, workspace_id: i64, id: i64) -> AppResult<bool> {
         Ok(sqlx::query("SELECT id FROM sources WHERE workspace_id = $1 AND id = $2").bind(workspace_id).bind(id).fetch_optional(&self.read).await?.is_some())
     }
