@@ -376,6 +376,13 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
         "تجربة سيئة",
         "ما راح اتعامل معكم",
         "مضيعة وقت",
+        "ومحد يرد",
+        "وما حدا رد علي",
+        "ولا احد يرد",
+        "ولسه ما وصل",
+        "وتأخر كثير",
+        "ومفيش حد بيرد",
+        "والطلب متأخر",
     ];
     let en_subj = [
         "the product",
@@ -477,6 +484,10 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
         "want a refund",
         "one star",
         "avoid",
+        "and nobody answers",
+        "and no one replied",
+        "still not delivered",
+        "and it arrived late",
     ];
     let az_pos = [
         "7elw",
