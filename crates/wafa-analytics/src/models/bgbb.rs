@@ -60,7 +60,7 @@ impl BgBb {
             .sum()
     }
 
-    /// P(alive at opportunity n+1 | x, t_x, n).
+    /// P(still alive at opportunity n | x, t_x, n) (lifetimes: `conditional_probability_alive(0, …)`).
     pub fn p_alive(&self, x: f64, t_x: f64, n: f64) -> f64 {
         let (alive, total) = self.ln_terms(x, t_x, n);
         (alive - total).exp().clamp(0.0, 1.0)
@@ -109,6 +109,68 @@ impl BgBb {
         } = *self;
         let ratio = (ln_gamma(gamma + delta) - ln_gamma(1.0 + delta)).exp();
         (alpha / (alpha + beta) * delta * ratio * self.future_factor(0.0, n)).max(0.0)
+    }
+
+    /// P(no transaction in the next `m` opportunities | alive at n). Each opportunity starts
+    /// with a survival draw (the model's convention: n opportunities alive ⇔ (1−θ)^n), then an
+    /// active customer transacts with probability p. Averaged over the posterior
+    /// p ~ Beta(α+x, β+n−x), θ ~ Beta(γ, δ+n):
+    /// Σ_{k=1}^{m} E(1−p)^(k−1) · E[(1−θ)^(k−1) θ] + E(1−p)^m · E(1−θ)^m.
+    fn prob_none_if_alive(&self, m: u32, x: f64, n: f64) -> f64 {
+        let BgBb {
+            alpha,
+            beta,
+            gamma,
+            delta,
+        } = *self;
+        if m == 0 {
+            return 1.0;
+        }
+        let lb_p = ln_beta(alpha + x, beta + n - x);
+        let lb_t = ln_beta(gamma, delta + n);
+        let e_q = |k: f64| (ln_beta(alpha + x, beta + n - x + k) - lb_p).exp();
+        let mut total = 0.0;
+        for k in 1..=m {
+            let k = k as f64;
+            total += e_q(k - 1.0) * (ln_beta(gamma + 1.0, delta + n + k - 1.0) - lb_t).exp();
+        }
+        let mf = m as f64;
+        total += e_q(mf) * (ln_beta(gamma, delta + n + mf) - lb_t).exp();
+        total.clamp(0.0, 1.0)
+    }
+
+    /// P(at least one transaction in the next `m` opportunities | x, t_x, n).
+    pub fn prob_purchase_within(&self, m: u32, x: f64, t_x: f64, n: f64) -> f64 {
+        (self.p_alive(x, t_x, n) * (1.0 - self.prob_none_if_alive(m, x, n))).clamp(0.0, 1.0)
+    }
+
+    /// Median number of opportunities until the next transaction if the customer is alive
+    /// (None if that is beyond 1,000 opportunities, i.e. "not expected").
+    pub fn median_periods_to_next_purchase(&self, x: f64, n: f64) -> Option<u32> {
+        (1..=1000).find(|&m| self.prob_none_if_alive(m, x, n) <= 0.5)
+    }
+
+    /// Discounted expected transactions over the next `periods` opportunities × `spend`:
+    /// Σ_k (E[X(n, n+k)] − E[X(n, n+k−1)]) · spend / (1+d)^k.
+    pub fn clv(
+        &self,
+        periods: u32,
+        discount_per_period: f64,
+        spend: f64,
+        x: f64,
+        t_x: f64,
+        n: f64,
+    ) -> f64 {
+        let mut prev = 0.0;
+        let mut factor = 1.0;
+        let mut total = 0.0;
+        for k in 1..=periods {
+            let e = self.expected_purchases(k as f64, x, t_x, n);
+            factor /= 1.0 + discount_per_period.max(0.0);
+            total += (e - prev).max(0.0) * factor;
+            prev = e;
+        }
+        total * spend
     }
 
     pub fn fit(h: &RfHistogram) -> FitOutcome<BgBb, EmpiricalOpportunityRate> {
@@ -199,6 +261,31 @@ mod tests {
             .abs()
                 < 1e-4
         );
+    }
+
+    #[test]
+    fn window_probabilities_are_consistent() {
+        let m = BgBb {
+            alpha: 1.204,
+            beta: 0.750,
+            gamma: 0.657,
+            delta: 2.783,
+        };
+        let pa = m.p_alive(3.0, 4.0, 6.0);
+        let mut last = 0.0;
+        for w in 1..=10 {
+            let p = m.prob_purchase_within(w, 3.0, 4.0, 6.0);
+            assert!(p >= last && p <= pa + 1e-12);
+            last = p;
+        }
+        // One opportunity: P(purchase) = P(alive) · E[1−θ] · E[p].
+        let one = m.prob_purchase_within(1, 3.0, 4.0, 6.0);
+        let survive = (2.783 + 6.0) / (0.657 + 2.783 + 6.0);
+        assert!((one - pa * survive * (1.204 + 3.0) / (1.204 + 0.75 + 6.0)).abs() < 1e-12);
+        // and E[X(n, n+1)] equals the same quantity
+        assert!((m.expected_purchases(1.0, 3.0, 4.0, 6.0) - one).abs() < 1e-9);
+        assert!(m.median_periods_to_next_purchase(6.0, 6.0).is_some());
+        assert!(m.clv(10, 0.1, 50.0, 3.0, 4.0, 6.0) > 0.0);
     }
 
     fn binom(n: usize, k: usize) -> f64 {
