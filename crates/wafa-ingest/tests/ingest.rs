@@ -454,3 +454,89 @@ fn synthetic_files_round_trip_through_the_parsers() {
     synth::write_orders(&cfg, &mut again).unwrap();
     assert_eq!(again, orders);
 }
+
+/// A reader that hands out at most 3 bytes per call, as a slow upload stream would.
+struct Trickle<'a>(&'a [u8]);
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.len().min(buf.len()).min(3);
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn any_reader_streams_the_same_rows() {
+    let cfg = synth::SynthConfig {
+        seed: 9,
+        customers: 300,
+        order_lines: 500,
+        now_ms: 1_763_800_000_000,
+    };
+    let (mut c, mut o) = (Vec::new(), Vec::new());
+    synth::write_customers(&cfg, &mut c).unwrap();
+    synth::write_orders(&cfg, &mut o).unwrap();
+    let a: Vec<_> = CustomerCsv::new(&c[..], None).unwrap().rows().collect();
+    let b: Vec<_> = CustomerCsv::new(Trickle(&c), None)
+        .unwrap()
+        .rows()
+        .collect();
+    assert_eq!(a.len(), 300);
+    assert_eq!(a, b);
+    let a: Vec<_> = OrderCsv::new(&o[..], None).unwrap().rows().collect();
+    let b: Vec<_> = OrderCsv::new(Trickle(&o), None).unwrap().rows().collect();
+    assert_eq!(a, b);
+    assert!(a.iter().all(Result::is_ok));
+}
+
+#[test]
+fn garbage_never_panics() {
+    // Mutate valid files at random (quotes, separators, newlines, stray bytes, truncation)
+    // and run everything on the result: every outcome must be an Ok or an Err, not a panic.
+    let cfg = synth::SynthConfig {
+        seed: 3,
+        customers: 30,
+        order_lines: 40,
+        now_ms: 1_763_800_000_000,
+    };
+    let (mut c, mut o) = (Vec::new(), Vec::new());
+    synth::write_customers(&cfg, &mut c).unwrap();
+    synth::write_orders(&cfg, &mut o).unwrap();
+    let mut rng = wafa_ingest::rng::SplitMix64::new(77);
+    let noise = [
+        b'"', b',', b'\n', b'\r', b'\'', 0xFF, 0xD8, 0x00, b'-', b'.', b'9',
+    ];
+    let mut errors = 0;
+    for round in 0..400 {
+        let mut bytes = if round % 2 == 0 { c.clone() } else { o.clone() };
+        for _ in 0..rng.range(1, 12) {
+            let at = rng.below(bytes.len() as u64) as usize;
+            match rng.below(3) {
+                0 => bytes[at] = *rng.pick(&noise),
+                1 => bytes.insert(at, *rng.pick(&noise)),
+                _ => {
+                    bytes.remove(at);
+                }
+            }
+        }
+        if rng.chance(0.2) {
+            bytes.truncate(rng.below(bytes.len() as u64) as usize);
+        }
+        let Ok(d) = decode(&bytes) else {
+            errors += 1;
+            continue;
+        };
+        let _ = detect_format(&d.text);
+        if let Ok(p) = CustomerCsv::new(d.text.as_bytes(), Some(1)) {
+            errors += p.rows().filter(Result::is_err).count();
+        }
+        if let Ok(p) = OrderCsv::new(d.text.as_bytes(), Some(1)) {
+            errors += p.rows().filter(Result::is_err).count();
+        }
+    }
+    assert!(
+        errors > 100,
+        "the mutations should produce errors ({errors})"
+    );
+}

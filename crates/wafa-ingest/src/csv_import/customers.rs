@@ -417,8 +417,11 @@ fn parse_row(
 
     let company = non_empty(get(C::Company)?);
     let note = get(C::Note)?;
+    // Excel keeps CRLF inside quoted multi-line notes; store plain `\n` line breaks.
     let note = if note.is_empty() {
         None
+    } else if note.contains('\r') {
+        Some(note.replace("\r\n", "\n").replace('\r', "\n"))
     } else {
         Some(note.to_owned())
     };
@@ -519,15 +522,16 @@ mod tests {
     #[test]
     fn line_numbers_in_crlf_files_with_blank_lines() {
         let h = SHOPIFY_CUSTOMERS_HEADER.join(",");
-        let csv = format!("{h}\r\n1,A,B,,,,,,,,,,,,,,,,,\r\n\r\n2,\"C\r\nD\",E,bad,,,,,,,,,,,,,,,,\r\n3,F,G,,,,,,,,,,,,,,,,,tag\r\n");
+        let csv = format!("{h}\r\n1,A,B,,,,,,,,,,,,,,,\"x\r\ny\",,\r\n\r\n2,\"C\r\nD\",E,bad,,,,,,,,,,,,,,,,\r\n3,F,G,,,,,,,,,,,,,,,,,tag\r\n");
         let r = rows(&csv);
         assert_eq!(r.len(), 3);
         assert_eq!(r[0].as_ref().unwrap().line, 2);
-        assert_eq!(r[1].as_ref().unwrap_err().line, 4);
+        assert_eq!(r[0].as_ref().unwrap().note.as_deref(), Some("x\ny"));
+        assert_eq!(r[1].as_ref().unwrap_err().line, 5);
         let last = r[2].as_ref().unwrap();
         assert_eq!(
             (last.line, last.customer.tags.clone()),
-            (6, vec!["tag".to_owned()])
+            (7, vec!["tag".to_owned()])
         );
     }
 
