@@ -3,7 +3,7 @@
 //! explanations.
 //!
 //! CLV follows `lifetimes`' `customer_lifetime_value`: for month i = 1..=months the expected
-//! purchases in that month (30-day steps) times the Gamma-Gamma expected spend, discounted by
+//! purchases in that month times the Gamma-Gamma expected spend, discounted by
 //! (1 + monthly rate)^i. Speed: conditional expectations factor as P(alive) × E[purchases | alive],
 //! and the second factor depends only on (frequency, age), which many customers share, so it is
 //! cached; scoring a million customers takes well under a second.
@@ -142,6 +142,8 @@ pub struct Horizon {
     pub months: u32,
     /// Monthly discount rate, e.g. 0.01.
     pub monthly_discount_rate: f64,
+    /// Length of a month in days (default 365.25/12; `lifetimes` uses 4.345 weeks = 30.415).
+    pub days_per_month: f64,
 }
 
 impl Default for Horizon {
@@ -149,8 +151,50 @@ impl Default for Horizon {
         Horizon {
             months: 12,
             monthly_discount_rate: 0.01,
+            days_per_month: 365.25 / 12.0,
         }
     }
+}
+
+/// Σ_{i=1..months} (E_i − E_{i−1}) / (1+d)^i where E_i = expected purchases in the first i months
+/// given the customer is alive (multiply by P(alive) and spend to get CLV).
+fn discounted_purchases_if_alive<M: PurchaseModel + ?Sized>(
+    model: &M,
+    x: f64,
+    t: f64,
+    month: f64,
+    horizon: &Horizon,
+) -> f64 {
+    let discount = 1.0 + horizon.monthly_discount_rate.max(0.0);
+    let mut discounted = 0.0;
+    let mut prev = 0.0;
+    let mut factor = 1.0;
+    for i in 1..=horizon.months {
+        let e = sanitize(model.expected_purchases_if_alive(month * i as f64, x, t));
+        factor /= discount;
+        discounted += (e - prev).max(0.0) * factor;
+        prev = e;
+    }
+    discounted
+}
+
+/// CLV of one customer (same units as `expected_spend`): P(alive) × discounted expected
+/// purchases over the horizon × expected spend per purchase. `x`, `t_x`, `t` are in
+/// `time_unit`s. Matches `lifetimes`' `customer_lifetime_value` when `days_per_month` is set to
+/// its convention.
+pub fn customer_value<M: PurchaseModel + ?Sized>(
+    model: &M,
+    expected_spend: f64,
+    x: f64,
+    t_x: f64,
+    t: f64,
+    time_unit: TimeUnit,
+    horizon: &Horizon,
+) -> f64 {
+    let month = horizon.days_per_month / time_unit.days();
+    sanitize_prob(model.p_alive(x, t_x, t))
+        * discounted_purchases_if_alive(model, x, t, month, horizon)
+        * expected_spend
 }
 
 /// Scores of one customer.
@@ -220,8 +264,7 @@ pub fn score_customers_with<C: Clone>(
     let unit = fit.time_unit.days();
     let model = &fit.purchase;
     let now_day = day_number(now);
-    let month = 30.0 / unit;
-    let discount = 1.0 + horizon.monthly_discount_rate.max(0.0);
+    let month = horizon.days_per_month / unit;
     let mut cache: FastMap<(u32, u64), IfAlive> = FastMap::default();
     let rfm = rfm_scores(
         &customers
@@ -240,20 +283,12 @@ pub fn score_customers_with<C: Clone>(
         let x = s.frequency as f64;
         let p_alive = sanitize_prob(model.p_alive(x, t_x, t));
         let cached = *cache.entry((s.frequency, t.to_bits())).or_insert_with(|| {
-            let mut discounted = 0.0;
-            let mut prev = 0.0;
-            let mut factor = 1.0;
-            for i in 1..=horizon.months {
-                let e = sanitize(model.expected_purchases_if_alive(month * i as f64, x, t));
-                factor /= discount;
-                discounted += (e - prev).max(0.0) * factor;
-                prev = e;
-            }
+            let d30 = 30.0 / unit;
             IfAlive {
-                e30: sanitize(model.expected_purchases_if_alive(month, x, t)),
-                e90: sanitize(model.expected_purchases_if_alive(3.0 * month, x, t)),
-                p30: sanitize_prob(model.prob_purchase_if_alive(month, x, t)),
-                discounted,
+                e30: sanitize(model.expected_purchases_if_alive(d30, x, t)),
+                e90: sanitize(model.expected_purchases_if_alive(3.0 * d30, x, t)),
+                p30: sanitize_prob(model.prob_purchase_if_alive(d30, x, t)),
+                discounted: discounted_purchases_if_alive(model, x, t, month, &horizon),
                 median_wait_days: model.median_wait_if_alive(x, t) * unit,
             }
         });

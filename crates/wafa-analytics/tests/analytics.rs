@@ -5,7 +5,7 @@ use wafa_analytics::models::{
     BgBb, BgNbd, FitOutcome, GammaGamma, MbgNbd, ParetoNbd, PurchaseModel, RfHistogram, ThinData,
 };
 use wafa_analytics::report::{build_report, AnalyzeOptions};
-use wafa_analytics::score::{score_customers, Horizon, ModelFit};
+use wafa_analytics::score::{customer_value, score_customers, Horizon, ModelFit};
 use wafa_analytics::summary::{summarize, SummaryOptions, TimeUnit, Transaction};
 use wafa_analytics::validation::validate_holdout;
 
@@ -368,4 +368,160 @@ fn thin_data_is_reported_and_scores_stay_finite() {
         &AnalyzeOptions::default()
     )
     .is_err());
+}
+
+/// Reference values computed with Python `lifetimes` 0.11.3 for the same parameters
+/// (see bench/compare_lifetimes.sh for the environment).
+#[test]
+fn predictions_match_lifetimes_reference_values() {
+    let bg = BgNbd {
+        r: 0.243,
+        alpha: 4.414,
+        a: 0.793,
+        b: 2.426,
+    };
+    let pareto = ParetoNbd {
+        r: 0.55,
+        alpha: 10.58,
+        s: 0.61,
+        beta: 11.67,
+    };
+    let mbg = MbgNbd {
+        r: 0.525,
+        alpha: 6.183,
+        a: 0.891,
+        b: 1.614,
+    };
+    let tol = 1e-6;
+    close(
+        bg.p_alive(2.0, 30.43, 38.86),
+        0.726578570080673,
+        tol,
+        "bg p_alive",
+    );
+    close(
+        bg.expected_purchases(39.0, 2.0, 30.43, 38.86),
+        1.2260281747671318,
+        tol,
+        "bg cond",
+    );
+    close(
+        bg.expected_purchases(39.0, 0.0, 0.0, 38.86),
+        0.19509805201125396,
+        tol,
+        "bg cond x=0",
+    );
+    close(
+        bg.expected_purchases_new_customer(39.0),
+        1.1967231933207985,
+        tol,
+        "bg E[X(39)]",
+    );
+    close(
+        pareto.p_alive(2.0, 30.43, 38.86),
+        0.8684109171320921,
+        tol,
+        "pareto p_alive",
+    );
+    close(
+        pareto.p_alive(0.0, 0.0, 38.86),
+        0.2937739504674206,
+        tol,
+        "pareto p_alive x=0",
+    );
+    close(
+        pareto.expected_purchases(39.0, 2.0, 30.43, 38.86),
+        1.450371374791711,
+        tol,
+        "pareto cond",
+    );
+    close(
+        pareto.expected_purchases(39.0, 0.0, 0.0, 38.86),
+        0.10582535589031981,
+        tol,
+        "pareto cond 0",
+    );
+    close(
+        pareto.expected_purchases_new_customer(39.0),
+        1.2023523628319928,
+        tol,
+        "pareto E[X]",
+    );
+    close(
+        mbg.p_alive(2.0, 30.43, 38.86),
+        0.7062022651184873,
+        tol,
+        "mbg p_alive",
+    );
+    close(
+        mbg.p_alive(0.0, 0.0, 38.86),
+        0.3897350809187629,
+        tol,
+        "mbg p_alive x=0",
+    );
+    close(
+        mbg.expected_purchases(39.0, 2.0, 30.43, 38.86),
+        1.2629606232673432,
+        tol,
+        "mbg cond",
+    );
+    close(
+        mbg.expected_purchases(39.0, 0.0, 0.0, 38.86),
+        0.15401274667514553,
+        tol,
+        "mbg cond 0",
+    );
+    close(
+        mbg.expected_purchases_new_customer(39.0),
+        1.1829536655971713,
+        tol,
+        "mbg E[X]",
+    );
+    let gg = GammaGamma {
+        p: 6.25,
+        q: 3.74,
+        gamma: 15.44,
+    };
+    close(
+        gg.expected_spend(2.0, 30.0),
+        30.938320209973753,
+        tol,
+        "gg spend",
+    );
+    close(
+        gg.expected_spend(0.0, 0.0),
+        35.21897810218978,
+        tol,
+        "gg population mean",
+    );
+    // lifetimes' customer_lifetime_value(time=12, discount_rate=0.01, freq='W') uses months of
+    // 4.345 weeks.
+    let horizon = Horizon {
+        months: 12,
+        monthly_discount_rate: 0.01,
+        days_per_month: 4.345 * 7.0,
+    };
+    let clv = customer_value(
+        &bg,
+        gg.expected_spend(2.0, 30.0),
+        2.0,
+        30.43,
+        38.86,
+        TimeUnit::Week,
+        &horizon,
+    );
+    close(clv, 45.52141814624569, 1e-6, "CLV");
+    let bb = BgBb {
+        alpha: 1.204,
+        beta: 0.750,
+        gamma: 0.657,
+        delta: 2.783,
+    };
+    close(bb.p_alive(3.0, 4.0, 6.0), 0.47233626, 1e-7, "bgbb p_alive");
+    close(
+        bb.expected_purchases(5.0, 3.0, 4.0, 6.0),
+        1.0342285,
+        1e-6,
+        "bgbb cond",
+    );
 }
