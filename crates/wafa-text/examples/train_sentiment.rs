@@ -58,7 +58,7 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| a.get(i + 1).cloned())
 }
 
-fn load_arsarcasm(dir: &Path, out: &mut Vec<Ex>, dialect_w: f32) {
+fn load_arsarcasm(dir: &Path, out: &mut Vec<Ex>, dialect_w: f32, sarcasm_w: f32) {
     let path = dir.join("train/arsarcasm_v2/training_data.csv");
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
@@ -75,7 +75,12 @@ fn load_arsarcasm(dir: &Path, out: &mut Vec<Ex>, dialect_w: f32) {
         let dialect = rec[3].trim().to_string();
         let val = is_val(&text);
         // Dialectal tweets are scarce next to MSA: optionally up-weight them.
-        let weight = if dialect == "msa" { 1.0 } else { dialect_w };
+        let mut weight = if dialect == "msa" { 1.0 } else { dialect_w };
+        // Sarcastic tweets pair positive words with negative labels; optionally
+        // down-weight them so review-style text is not confused.
+        if rec[1].trim().eq_ignore_ascii_case("true") {
+            weight *= sarcasm_w;
+        }
         out.push(Ex {
             text,
             label,
@@ -685,7 +690,10 @@ fn main() {
     let dialect_w: f32 = arg("--dialect-weight")
         .and_then(|s| s.parse().ok())
         .unwrap_or(3.0);
-    load_arsarcasm(&data, &mut all, dialect_w);
+    let sarcasm_w: f32 = arg("--sarcasm-weight")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.3);
+    load_arsarcasm(&data, &mut all, dialect_w, sarcasm_w);
     load_atsad(&data, &mut all, atsad_w);
     load_vader_gt(&data, &mut all);
     load_lexicons(&data, &mut all, lex_w);
