@@ -8,8 +8,8 @@
 //! checked here so a bad one is reported against its line.
 
 use super::{
-    field, is_blank, line_of, missing_header_error, non_empty, norm_header, read_header,
-    reader_builder, row_error, yes_no, FileError, RowError,
+    field, missing_header_error, non_empty, norm_header, read_header, read_record, reader_builder,
+    row_error, terminated, yes_no, FileError, RowError, Terminated,
 };
 use csv::ByteRecord;
 use serde_json::{Map, Value};
@@ -205,7 +205,7 @@ pub struct CustomerRow {
 
 /// A Shopify customer export, header checked, ready to stream rows.
 pub struct CustomerCsv<R: Read> {
-    rdr: csv::Reader<R>,
+    rdr: csv::Reader<Terminated<R>>,
     cols: Cols,
     header_len: usize,
     source_id: Option<i64>,
@@ -215,7 +215,7 @@ impl<R: Read> CustomerCsv<R> {
     /// Read and check the header. `reader` yields UTF-8 text (see [`super::decode`]);
     /// `source_id` is the store the `Customer ID`s belong to.
     pub fn new(reader: R, source_id: Option<i64>) -> Result<Self, FileError> {
-        let mut rdr = reader_builder().from_reader(reader);
+        let mut rdr = reader_builder().from_reader(terminated(reader));
         let (names, len) = read_header(&mut rdr)?;
         let norm: Vec<String> = names.iter().map(|n| norm_header(n)).collect();
         let cols = Cols::from_header(&norm)?;
@@ -252,18 +252,15 @@ impl<R: Read> Iterator for CustomerRows<R> {
         if self.done {
             return None;
         }
-        let mut read = self.csv.rdr.read_byte_record(&mut self.rec);
-        while matches!(read, Ok(true)) && is_blank(&self.rec) {
-            read = self.csv.rdr.read_byte_record(&mut self.rec);
-        }
-        match read {
-            Ok(true) => Some(parse_row(
+        match read_record(&mut self.csv.rdr, &mut self.rec) {
+            Ok(Some(line)) => Some(parse_row(
                 &self.csv.cols,
                 self.header_len(),
                 self.csv.source_id,
                 &self.rec,
+                line,
             )),
-            Ok(false) => {
+            Ok(None) => {
                 self.done = true;
                 None
             }
@@ -292,8 +289,8 @@ fn parse_row(
     header_len: usize,
     source_id: Option<i64>,
     rec: &ByteRecord,
+    line: u64,
 ) -> Result<CustomerRow, RowError> {
-    let line = line_of(rec);
     if rec.len() != header_len {
         return Err(row_error(
             line,

@@ -147,6 +147,14 @@ pub(crate) fn norm_header(h: &str) -> String {
         .to_lowercase()
 }
 
+/// The caller's reader with a final `\n` appended, so the last record is terminated like
+/// the others (an extra blank line is skipped) and [`read_record`]'s line arithmetic is exact.
+pub(crate) type Terminated<R> = std::io::Chain<R, &'static [u8]>;
+
+pub(crate) fn terminated<R: Read>(reader: R) -> Terminated<R> {
+    reader.chain(&b"\n"[..])
+}
+
 pub(crate) fn reader_builder() -> csv::ReaderBuilder {
     let mut b = csv::ReaderBuilder::new();
     // Field counts are checked per row so a ragged row is a row error, not the end of parsing.
@@ -160,7 +168,7 @@ pub(crate) fn reader_builder() -> csv::ReaderBuilder {
 }
 
 fn read_header_names(bytes: &[u8]) -> Result<Vec<String>, FileError> {
-    let mut rdr = reader_builder().from_reader(bytes);
+    let mut rdr = reader_builder().from_reader(terminated(bytes));
     let (names, _) = read_header(&mut rdr)?;
     Ok(names)
 }
@@ -170,9 +178,9 @@ pub(crate) fn read_header<R: Read>(
     rdr: &mut csv::Reader<R>,
 ) -> Result<(Vec<String>, u64), FileError> {
     let mut rec = ByteRecord::new();
-    match rdr.read_byte_record(&mut rec) {
-        Ok(true) => {}
-        Ok(false) => {
+    match read_record(rdr, &mut rec) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
             return Err(FileError::new(
                 ErrorCode::CsvInvalidHeader,
                 "the file is empty",
@@ -213,13 +221,32 @@ pub(crate) fn missing_header_error(missing: Vec<String>, what: &str) -> FileErro
 
 /// A line holding nothing but whitespace (`\r` of a blank CRLF line): skipped like csv's
 /// own blank lines.
-pub(crate) fn is_blank(rec: &ByteRecord) -> bool {
+fn is_blank(rec: &ByteRecord) -> bool {
     rec.len() == 1 && rec[0].trim_ascii().is_empty()
 }
 
-/// The physical line a record starts on (header = 1).
-pub(crate) fn line_of(rec: &ByteRecord) -> u64 {
-    rec.position().map(|p| p.line()).unwrap_or(0)
+/// Read the next non-blank record; `Ok(Some(line))` with the physical line it starts on.
+///
+/// Why not just `rec.position()`: csv takes a record's position *before* skipping blank
+/// lines, so every record after a blank line would be reported a line early. The reader's
+/// line count after the record, less the newlines inside it (quoted multi-line cells) and
+/// its terminator, is exact (every record is terminated, see [`terminated`]).
+pub(crate) fn read_record<R: Read>(
+    rdr: &mut csv::Reader<R>,
+    rec: &mut ByteRecord,
+) -> csv::Result<Option<u64>> {
+    loop {
+        if !rdr.read_byte_record(rec)? {
+            return Ok(None);
+        }
+        if is_blank(rec) {
+            continue;
+        }
+        let before = rec.position().map(|p| p.line()).unwrap_or(1);
+        let embedded = rec.as_slice().iter().filter(|b| **b == b'\n').count() as u64;
+        let after = rdr.position().line();
+        return Ok(Some(before.max(after.saturating_sub(embedded + 1))));
+    }
 }
 
 /// A field's text, trimmed; Shopify's Excel guard `'` before a number (`'+9665…`, `'0501…`)

@@ -46,8 +46,8 @@
 //! currencies and unreadable dates reject the order.
 
 use super::{
-    field, is_blank, line_of, missing_header_error, norm_header, read_header, reader_builder,
-    row_error, FileError, RowError,
+    field, missing_header_error, norm_header, read_header, read_record, reader_builder, row_error,
+    terminated, FileError, RowError, Terminated,
 };
 use csv::ByteRecord;
 use std::collections::hash_map::DefaultHasher;
@@ -168,7 +168,7 @@ pub struct OrderRow {
 
 /// An orders CSV, header checked, ready to stream orders.
 pub struct OrderCsv<R: Read> {
-    rdr: csv::Reader<R>,
+    rdr: csv::Reader<Terminated<R>>,
     cols: Cols,
     header_len: usize,
     source_id: Option<i64>,
@@ -178,7 +178,7 @@ impl<R: Read> OrderCsv<R> {
     /// Read and check the header. `reader` yields UTF-8 text (see [`super::decode`]);
     /// `source_id` is the store the order and customer ids belong to.
     pub fn new(reader: R, source_id: Option<i64>) -> Result<Self, FileError> {
-        let mut rdr = reader_builder().from_reader(reader);
+        let mut rdr = reader_builder().from_reader(terminated(reader));
         let (names, len) = read_header(&mut rdr)?;
         let norm: Vec<String> = names.iter().map(|n| norm_header(n)).collect();
         let cols = Cols::from_header(&norm)?;
@@ -194,6 +194,7 @@ impl<R: Read> OrderCsv<R> {
         OrderRows {
             csv: self,
             recs: vec![ByteRecord::new()],
+            lines: vec![0],
             have_pending: false,
             done: false,
             read_error: None,
@@ -207,6 +208,8 @@ pub struct OrderRows<R: Read> {
     csv: OrderCsv<R>,
     /// `recs[0]` holds the first row of the next order when `have_pending`.
     recs: Vec<ByteRecord>,
+    /// The physical line of each of `recs`.
+    lines: Vec<u64>,
     have_pending: bool,
     done: bool,
     read_error: Option<RowError>,
@@ -225,13 +228,15 @@ impl<R: Read> OrderRows<R> {
         if self.recs.len() <= i {
             self.recs.push(ByteRecord::new());
         }
-        let mut read = self.csv.rdr.read_byte_record(&mut self.recs[i]);
-        while matches!(read, Ok(true)) && is_blank(&self.recs[i]) {
-            read = self.csv.rdr.read_byte_record(&mut self.recs[i]);
+        if self.lines.len() <= i {
+            self.lines.push(0);
         }
-        match read {
-            Ok(true) => Read1::Row,
-            Ok(false) => Read1::Eof,
+        match read_record(&mut self.csv.rdr, &mut self.recs[i]) {
+            Ok(Some(line)) => {
+                self.lines[i] = line;
+                Read1::Row
+            }
+            Ok(None) => Read1::Eof,
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
                 Read1::Failed(row_error(
@@ -299,13 +304,14 @@ impl<R: Read> Iterator for OrderRows<R> {
             self.csv.header_len,
             self.csv.source_id,
             &self.recs[..n],
+            &self.lines[..n],
         );
         let id = self.order_id(0).to_vec();
         if !id.is_empty() {
             let mut h = DefaultHasher::new();
             id.hash(&mut h);
             if !self.seen.insert(h.finish()) && result.is_ok() {
-                let line = line_of(&self.recs[0]);
+                let line = self.lines[0];
                 result = Err(row_error(
                     line,
                     ErrorCode::ValidationFailed,
@@ -322,6 +328,7 @@ impl<R: Read> Iterator for OrderRows<R> {
             self.have_pending = false;
         } else {
             self.recs.swap(0, n);
+            self.lines.swap(0, n);
             self.have_pending = true;
         }
         Some(result)
@@ -334,8 +341,8 @@ fn build_order(
     header_len: usize,
     source_id: Option<i64>,
     recs: &[ByteRecord],
+    lines: &[u64],
 ) -> Result<OrderRow, RowError> {
-    let first_line = line_of(&recs[0]);
     let id_text = String::from_utf8_lossy(
         cols.idx[ORDER_ID]
             .and_then(|c| recs[0].get(c))
@@ -343,7 +350,7 @@ fn build_order(
             .unwrap_or(b""),
     )
     .into_owned();
-    build_order_inner(cols, header_len, source_id, recs, first_line).map_err(|mut e| {
+    build_order_inner(cols, header_len, source_id, recs, lines).map_err(|mut e| {
         if !id_text.is_empty() {
             let lines = if recs.len() > 1 {
                 format!(" ({} lines, all rejected)", recs.len())
@@ -361,15 +368,15 @@ fn build_order_inner(
     header_len: usize,
     source_id: Option<i64>,
     recs: &[ByteRecord],
-    first_line: u64,
+    rec_lines: &[u64],
 ) -> Result<OrderRow, RowError> {
+    let first_line = rec_lines[0];
     // Order-level values: (value, line it came from), first non-empty wins, conflicts fail.
     let mut vals: [(&str, u64); N] = [("", first_line); N];
     let mut lines = Vec::with_capacity(recs.len());
     // Line fields are parsed after the currency is known; collect them first.
     let mut raw_lines: Vec<(u64, [&str; 4])> = Vec::with_capacity(recs.len());
-    for rec in recs {
-        let line = line_of(rec);
+    for (rec, &line) in recs.iter().zip(rec_lines) {
         if rec.len() != header_len {
             return Err(row_error(
                 line,
@@ -770,6 +777,16 @@ mod tests {
             (500, Some("damaged"))
         );
         assert_eq!(parse_return_reason("damaged box"), ReturnReason::Other);
+    }
+
+    #[test]
+    fn line_numbers_survive_blank_lines_and_multiline_cells() {
+        let r = orders(
+            "\n\nC1,2024-01-01,SAR,a@b.com,,S1,\"Tea\nbox\",1,10,,,,,,\n\n\nC2,2024-01-01,SAR,bad,,S1,Tea,1,10,,,,,,\n\nC3,2024-01-01,SAR,a@b.com,,S1,Tea,1,10,,,,,,",
+        );
+        assert_eq!(r[0].as_ref().unwrap().first_line, 4);
+        assert_eq!(r[1].as_ref().unwrap_err().line, 8);
+        assert_eq!(r[2].as_ref().unwrap().first_line, 10);
     }
 
     #[test]
