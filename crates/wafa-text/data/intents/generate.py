@@ -27,6 +27,8 @@ I["where_is_my_order"] = [
     "3ayez a3raf el order fen", "fen el order", "el order lesa mawsalsh", "wein talabi", "emta el shohna tewsal",
     "وش صار على طلبي", "ابي رقم التتبع", "الشحنة واقفة من {d}", "المندوب ما جاني", "order status?",
     "طلبي رقم {o} وين وصل", "is my order shipped yet", "has my order shipped", "lsa ma wsl el talab",
+    "الشحنة ما تحركت من يومين", "متى بيجيني المندوب", "ليش الطلب للحين قيد التجهيز", "فين الشحنة يا جماعة",
+    "is my parcel lost?", "tracking shows no update", "how long until it ships", "el shohna fen", "emta hyegy el mandoub"
 ]
 I["cancel"] = [
     "please cancel order {o}", "i ordered by mistake, cancel it", "cancel the whole order", "ابي الغي واحد من المنتجات", "ممكن تلغون الطلب قبل ما ينشحن", "الغي الطلبية يا ريت", "ابي الغي الطلب", "ابغى الغي طلبي {o}", "الغوا الطلب لو سمحت", "ابي اكنسل الطلب", "كنسلوا الاوردر",
@@ -37,6 +39,7 @@ I["cancel"] = [
     "غيرت رايي ابي الغي", "لا ترسلون الطلب الغوه", "can you cancel before it ships", "كنسل الاوردر يا باشا",
     "الغاء الطلب", "ابي الغاء الاوردر قبل الشحن", "ممكن تلغي الطلب", "I changed my mind, cancel please",
     "i don't want the order anymore", "stop my order", "لا عاد ابيه الغوه",
+    "i want to cancel, it takes too long", "الغي الطلب ما عاد احتاجه", "cancel it please", "kansel el order"
 ]
 I["return"] = [
     "how can i send the item back", "i want to return the shoes", "returning an item", "بدي ارجع الطلبية لأنها مش متل الصورة", "المنتج ما عجبني وابي ارجعه", "ابي اسوي طلب ارجاع", "فين مكان الارجاع", "ارجاع القطعة", "كيف اسوي مرتجع",
@@ -105,6 +108,7 @@ I["cod_refusal"] = [
     "no don't send it", "la2 mesh 3ayzo", "la ma abih", "la2 ma badi", "لا ما ابي استلم", "مش هستلم",
     "رجعوه ما ابيه", "refuse", "لا", "no", "لا شكرا مو محتاجه", "not me, wrong number",
     "ما ني مستلم", "غلطان الرقم ما طلبت", "رفضت الاستلام",
+    "لا ما اقدر استلم الطلب", "no, i will not receive it", "مش عايز استلم", "ما راح استلمه", "la la mesh 3ayez"
 ]
 I["complaint"] = [
     "very bad experience with your store", "i am very disappointed", "the delivery guy was rude", "this is unacceptable", "تجربة سيئة جدا مع متجركم", "ما عندكم احترام للعميل", "الطلب جاني ناقص", "القطعة فيها عيب", "ليش ترسلون لي شي غلط", "المنتج مختلف تماما عن الوصف", "تعبت وانا اتواصل معكم",
@@ -117,6 +121,10 @@ I["complaint"] = [
     "your service is terrible", "the courier was rude", "wrong item delivered", "nobody answers the phone",
     "el service zeft", "el montag wasal maksoor", "3ayez ashtki", "محد يرد علي من امس", "ناقص قطعة من الطلب",
     "المنتج مقلد مو اصلي", "this is a scam", "received a used product", "شكوى",
+    "ثاني مرة يوصلني الطلب غلط", "وصلني مقاس غير اللي طلبته", "الكرتون مبلول والمنتج خربان", "المندوب طلب فلوس زيادة", "بلغتكم من اسبوع ولا احد سوى شي",
+    "اللون باهت ومش زي الصورة", "الريحة مش زي الاصلي", "الجهاز فيه خدوش", "الخدمة عندكم صارت سيئة", "حسبي الله فيكم",
+    "the zipper is broken", "i received the wrong color", "your courier threw my package", "this is the second time you sent the wrong item", "very poor customer support",
+    "el order wasal na2es", "el mandoub kan wa7esh", "الشغل ده ميرضيش ربنا", "انا مستاء جدا", "المنتج طلع مستعمل"
 ]
 I["product_question"] = [
     "do you have it in red", "what is the price of the {pe}", "is the {pe} available in size M", "tell me more about this product", "ما هي الألوان المتوفرة", "هل يتوفر مقاس صغير", "هل المقاس يناسب الطول", "وش الفرق بين الموديلين", "كم الوزن", "هل يجي معه شاحن", "في مقاسات للاطفال",
@@ -128,6 +136,8 @@ I["product_question"] = [
     "el {pe} mawgood?", "bkam el {pe}", "fi ma2as kbir?", "does it have warranty", "كم الضمان",
     "يناسب بشرة حساسة؟", "المقاس يجي مضبوط ولا اكبر؟", "is it waterproof", "متى ينزل المنتج مرة ثانية",
     "كم يوم التوصيل لجدة", "do you ship to Dubai",
+    "المقاسات متوفرة كلها؟", "هل العطر يدوم", "وش مكونات الكريم", "يناسب الشعر الجاف؟", "is it true to size", "does the watch have gps",
+    "fi lon ahmar?", "el se3r kam", "كم سعر التوصيل مع المنتج"
 ]
 I["discount_question"] = [
     "any promo code?", "are there any deals today", "do you have any offers", "is there a discount", "عندكم عروض اليوم", "في كوبون للتطبيق", "الخصم ما انطبق", "فيه كود للعملاء الجدد", "عندكم تخفيضات", "متى التخفيضات", "في كود خصم لرمضان",
@@ -149,6 +159,7 @@ I["thanks"] = [
     "يسلمو", "شكرا كتير", "الله يعطيك العافية", "شكرا لكم", "جزاكم الله خير", "thanks", "thank you so much",
     "thx", "appreciate it", "shukran", "merci", "tslm", "ya3tik el 3afia", "تسلم ايدك", "ما قصرتوا",
     "شكرا على المساعدة", "thanks a lot for the help", "تمام شكرا", "الله يجزاك خير",
+    "شكرا جزيلا على سرعة الرد", "تسلمون على الخدمة", "thanks guys", "thank you very much", "مشكورين ما قصرتوا", "shokran gedan"
 ]
 I["other"] = [
     "who is the owner", "can i visit your warehouse", "send me your catalogue", "i want to work with you", "ممكن اتكلم مع المسؤول", "ok", "fine", "ابي اتواصل مع الادارة", "وين موقعكم بالضبط", "عندكم وكلاء", "ممكن شراكة", "كيف اصير مورد", "فين مقركم",
@@ -159,6 +170,9 @@ I["other"] = [
     "can i become a reseller", "3andoko far3?", "fi wazayef?", "ok", "تمام", "👍", "؟؟", "test",
     "ابي اتكلم مع موظف", "حولني على موظف", "can i talk to a human", "كيف اسجل حساب", "نسيت كلمة المرور",
     "how do i create an account", "هل التطبيق متوفر على ايفون",
+    "كم عمر المتجر", "انتوا سعوديين؟", "ابي اعرف مين صاحب المتجر", "عندكم تيك توك", "ابي اصور اعلان لكم",
+    "do you have an affiliate program", "what is your instagram", "can i pick up from your warehouse", "how long have you been in business", "are you on tiktok",
+    "fi instagram?", "ابي اسوي تعاون", "هل تقبلون الموردين", "عايز اعمل شراكة"
 ]
 
 PREFIX = ["", "", "", "", "السلام عليكم ", "مرحبا ", "هلا ", "hi ", "hello ", "لو سمحت ", "please ", "يا جماعة "]
