@@ -540,3 +540,26 @@ fn garbage_never_panics() {
         "the mutations should produce errors ({errors})"
     );
 }
+
+#[test]
+fn the_documented_example_parses() {
+    // The example in ORDERS_CSV.md is what merchants copy: it must stay valid.
+    let doc = include_str!("../ORDERS_CSV.md");
+    let start = doc.find("```csv\n").expect("example block") + 7;
+    let example = &doc[start..start + doc[start..].find("```").expect("end of block")];
+    assert_eq!(detect_format(example).unwrap(), CsvFormat::GenericOrders);
+    let rows: Vec<_> = OrderCsv::new(example.as_bytes(), Some(1))
+        .unwrap()
+        .rows()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].order.lines.len(), 2);
+    assert_eq!(rows[0].order.lines[1].unit_price_minor, 3_125);
+    assert_eq!(rows[0].order.shipping_minor, 1_250);
+    assert_eq!(rows[1].order.total_minor, Some(19_950));
+    assert_eq!(
+        rows[1].order.payment_method.as_deref(),
+        Some("cash_on_delivery")
+    );
+}

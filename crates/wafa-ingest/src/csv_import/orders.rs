@@ -30,7 +30,7 @@
 //! | `customer_first_name`, `customer_last_name` | |
 //! | `city` | delivery city |
 //! | `sku`, `product_title` | the line's product (title defaults to the SKU) |
-//! | `quantity` | positive whole number, default 1 |
+//! | `quantity` | positive whole number (`3`, `3.00`, `٣`), default 1 |
 //! | `unit_price` | decimal in the currency (`12.500` KWD), required when the row has a line |
 //! | `discount`, `shipping`, `tax` | order-level decimals, default 0 |
 //! | `total` | order-level decimal; default lines + shipping + tax − discount |
@@ -483,8 +483,8 @@ fn build_order_inner(
         };
         let quantity = match qty {
             "" => 1,
-            q => match q.parse::<i64>() {
-                Ok(q) if q > 0 => q,
+            q => match parse_quantity(q) {
+                Some(q) if q > 0 => q,
                 _ => {
                     return Err(lerr(
                         QUANTITY,
@@ -652,6 +652,29 @@ fn build_order_inner(
     })
 }
 
+/// A whole number as spreadsheets write it: `3`, `3.00`, `٣` (Arabic-Indic digits).
+fn parse_quantity(s: &str) -> Option<i64> {
+    let whole = match s.split_once('.') {
+        Some((w, frac)) if frac.bytes().all(|b| b == b'0') => w,
+        Some(_) => return None,
+        None => s,
+    };
+    if whole.is_empty() || whole.len() > 18 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for c in whole.chars() {
+        let d = match c {
+            '0'..='9' => c as u32 - '0' as u32,
+            '\u{0660}'..='\u{0669}' => c as u32 - 0x0660,
+            '\u{06F0}'..='\u{06F9}' => c as u32 - 0x06F0,
+            _ => return None,
+        };
+        n = n.checked_mul(10)?.checked_add(d as i64)?;
+    }
+    Some(n)
+}
+
 fn parse_status(s: &str) -> Option<OrderStatus> {
     let l = s.trim().to_ascii_lowercase();
     OrderStatus::parse(&l).or(match l.as_str() {
@@ -787,6 +810,17 @@ mod tests {
         assert_eq!(r[0].as_ref().unwrap().first_line, 4);
         assert_eq!(r[1].as_ref().unwrap_err().line, 8);
         assert_eq!(r[2].as_ref().unwrap().first_line, 10);
+    }
+
+    #[test]
+    fn quantities_as_spreadsheets_write_them() {
+        assert_eq!(parse_quantity("3"), Some(3));
+        assert_eq!(parse_quantity("3.00"), Some(3));
+        assert_eq!(parse_quantity("٣"), Some(3));
+        assert_eq!(parse_quantity("۱۲"), Some(12));
+        for bad in ["", "2.5", "-1", "x", "1e3", ".0", "99999999999999999999"] {
+            assert_eq!(parse_quantity(bad), None, "{bad}");
+        }
     }
 
     #[test]
