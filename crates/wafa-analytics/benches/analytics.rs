@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use std::io::Write;
 use std::time::Instant;
 use wafa_analytics::models::{AnyPurchaseModel, GammaGamma};
-use wafa_analytics::models::{BgNbd, Parameters, ParetoNbd, RfHistogram};
+use wafa_analytics::models::{BgNbd, MbgNbd, Parameters, ParetoNbd, RfHistogram};
 use wafa_analytics::score::{
     score_customers, score_customers_with, Horizon, ModelFit, ScoreOptions, SpendModel,
 };
@@ -230,16 +230,36 @@ fn main() {
     bench_fit(100_000, "100k", export_dir.as_deref());
     let million = bench_fit(1_000_000, "1m", export_dir.as_deref());
 
-    // Pareto/NBD on 100k (no analytic gradient: informational).
-    let small = simulate_customers(100_000, 7);
+    // Pareto/NBD and MBG/NBD (numerical gradients: informational).
+    let h = RfHistogram::from_summaries(&million);
     let t = Instant::now();
-    let h = RfHistogram::from_summaries(&small);
     if let Some(f) = ParetoNbd::fit(&h).into_fitted() {
         println!(
-            "pareto    100k customers ({} cells) {:>8.3} s  LL {:.3}",
+            "pareto    1m customers ({} cells) {:>8.3} s  LL {:.3}  {}",
             h.cells.len(),
             secs(t),
-            f.log_likelihood
+            f.log_likelihood,
+            f.model
+                .parameters()
+                .iter()
+                .map(|(k, v)| format!("{k}={v:.4}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    let t = Instant::now();
+    if let Some(f) = MbgNbd::fit(&h).into_fitted() {
+        println!(
+            "mbgnbd    1m customers ({} cells) {:>8.3} s  LL {:.3}  {}",
+            h.cells.len(),
+            secs(t),
+            f.log_likelihood,
+            f.model
+                .parameters()
+                .iter()
+                .map(|(k, v)| format!("{k}={v:.4}"))
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
 

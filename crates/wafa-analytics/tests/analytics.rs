@@ -525,3 +525,101 @@ fn predictions_match_lifetimes_reference_values() {
         "bgbb cond",
     );
 }
+
+/// Deterministic pseudo-random inputs (splitmix64).
+struct Mix(u64);
+impl Mix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Log-uniform in [lo, hi].
+    fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        (lo.ln() + u * (hi.ln() - lo.ln())).exp()
+    }
+}
+
+#[test]
+fn predictions_are_finite_for_random_parameters_and_histories() {
+    let mut rng = Mix(7);
+    for _ in 0..300 {
+        let (r, alpha, a, b) = (
+            rng.log_uniform(0.01, 50.0),
+            rng.log_uniform(0.01, 500.0),
+            rng.log_uniform(0.01, 50.0),
+            rng.log_uniform(0.01, 50.0),
+        );
+        let s = rng.log_uniform(0.01, 50.0);
+        let t = [0.0, rng.log_uniform(0.01, 2000.0)][(rng.next() % 2) as usize];
+        let t_x = t * (rng.next() % 1001) as f64 / 1000.0;
+        let x = if t_x == 0.0 {
+            0.0
+        } else {
+            (rng.next() % 3000) as f64
+        };
+        let horizon = rng.log_uniform(0.1, 500.0);
+        let models: [&dyn PurchaseModel; 3] = [
+            &BgNbd { r, alpha, a, b },
+            &ParetoNbd {
+                r,
+                alpha,
+                s,
+                beta: b * 10.0,
+            },
+            &MbgNbd { r, alpha, a, b },
+        ];
+        for (i, m) in models.iter().enumerate() {
+            let pa = m.p_alive(x, t_x, t);
+            let e = m.expected_purchases(horizon, x, t_x, t);
+            let pw = m.prob_purchase_within(horizon, x, t_x, t);
+            let u = m.expected_purchases_new_customer(horizon);
+            let w = m.median_wait_if_alive(x, t);
+            let ctx = format!(
+                "model {i} r={r} alpha={alpha} a={a} b={b} s={s} x={x} tx={t_x} T={t} h={horizon}"
+            );
+            assert!((0.0..=1.0).contains(&pa), "p_alive {pa} {ctx}");
+            assert!(e.is_finite() && e >= 0.0, "E {e} {ctx}");
+            assert!((0.0..=1.0).contains(&pw), "P(window) {pw} {ctx}");
+            assert!(u.is_finite() && u >= 0.0, "E[X] {u} {ctx}");
+            assert!(!w.is_nan() && w >= 0.0, "wait {w} {ctx}");
+        }
+        let ll = [
+            BgNbd { r, alpha, a, b }.log_likelihood(x, t_x, t),
+            ParetoNbd {
+                r,
+                alpha,
+                s,
+                beta: b * 10.0,
+            }
+            .log_likelihood(x, t_x, t),
+            MbgNbd { r, alpha, a, b }.log_likelihood(x, t_x, t),
+        ];
+        assert!(
+            ll.iter().all(|v| v.is_finite()), // a density in the purchase times: may be > 0
+            "{ll:?} x={x} tx={t_x} T={t}"
+        );
+    }
+}
+
+#[test]
+fn garbage_input_never_panics() {
+    let mut rng = Mix(11);
+    for case in 0..200 {
+        let len = (rng.next() % 400) as usize;
+        let alphabet = b"0123456789,;.-/: \n\t\"abcTZ\xd9\xa0";
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| alphabet[(rng.next() % alphabet.len() as u64) as usize])
+            .collect();
+        let prefix: &[u8] = if case % 2 == 0 {
+            b"customer,date,amount\n"
+        } else {
+            b""
+        };
+        let input = [prefix, &bytes[..]].concat();
+        let _ = build_report(&input[..], &AnalyzeOptions::default());
+    }
+}

@@ -6,10 +6,9 @@
 //!      + ln[1 + a/(b+x) · ((α+T)/(α+t_x))^(r+x)]   (the form used by `lifetimes`).
 
 use super::{
-    bg_future_purchases, finish_fit, EmpiricalModel, FitOutcome, Parameters, PurchaseModel,
-    RfHistogram,
+    bg_future_purchases, finish_fit, minimize_on_histogram, EmpiricalModel, FitOutcome, Parameters,
+    PurchaseModel, RfHistogram,
 };
-use crate::optimize::minimize_robust;
 use crate::special::ln_gamma;
 use serde::{Deserialize, Serialize};
 
@@ -91,13 +90,18 @@ impl MbgNbd {
                 v
             }
         };
-        let f = |lp: &[f64]| {
-            let p: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
-            total(&p) / w
+        let mean_neg_ll = |hist: &RfHistogram, lp: &[f64]| {
+            let m = build(&lp.iter().map(|v| v.exp()).collect::<Vec<_>>());
+            let v = -m.total_log_likelihood(hist) / hist.total_weight;
+            if v.is_nan() {
+                f64::INFINITY
+            } else {
+                v
+            }
         };
         let age = h.rows().map(|(_, _, t, w)| t * w).sum::<f64>() / w;
         let start = [0.0, (age / 4.0).max(1e-3).ln(), 0.0, 0.0];
-        let best = minimize_robust(&f, &start);
+        let best = minimize_on_histogram(h, &start, &mean_neg_ll);
         finish_fit(w, fallback, best, Some(&total), build)
     }
 }

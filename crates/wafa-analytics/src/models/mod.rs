@@ -387,6 +387,30 @@ impl Parameters for AnyPurchaseModel {
     }
 }
 
+/// Minimise a mean negative log-likelihood over log-parameters with the robust optimiser; for
+/// large histograms first on a subsample of ~30k cells, then a BFGS polish on all cells that
+/// starts from the subsample's optimum and curvature. `mean_neg_ll(h, log_params)`.
+pub(crate) fn minimize_on_histogram(
+    h: &RfHistogram,
+    start: &[f64],
+    mean_neg_ll: &dyn Fn(&RfHistogram, &[f64]) -> f64,
+) -> crate::optimize::Minimum {
+    use crate::optimize::{bfgs_warm, minimize_robust, numerical_gradient};
+    let full = |lp: &[f64]| mean_neg_ll(h, lp);
+    if h.cells.len() <= 60_000 {
+        return minimize_robust(&full, start);
+    }
+    let sub = h.subsample(h.cells.len() / 30_000);
+    let coarse = minimize_robust(&|lp: &[f64]| mean_neg_ll(&sub, lp), start);
+    let fg = |x: &[f64], g: &mut [f64]| numerical_gradient(&full, x, g);
+    let polished = bfgs_warm(&fg, &coarse.x, Some(&coarse.inverse_hessian), 100, 1e-7);
+    if polished.value.is_finite() {
+        polished
+    } else {
+        minimize_robust(&full, start)
+    }
+}
+
 /// Total negative log-likelihood at natural parameters.
 pub(crate) type NegLogLikelihood<'a> = &'a dyn Fn(&[f64]) -> f64;
 

@@ -10,8 +10,10 @@
 //! when z ≤ 0.95, and by Gauss–Legendre quadrature of the integral (in u = ln(κ+τ), relative to
 //! the integrand's maximum) when z is close to 1, where the series would converge slowly.
 
-use super::{finish_fit, EmpiricalModel, FitOutcome, Parameters, PurchaseModel, RfHistogram};
-use crate::optimize::minimize_robust;
+use super::{
+    finish_fit, minimize_on_histogram, EmpiricalModel, FitOutcome, Parameters, PurchaseModel,
+    RfHistogram,
+};
 use crate::special::{integrate, ln_gamma, log_add_exp};
 use serde::{Deserialize, Serialize};
 
@@ -144,9 +146,14 @@ impl ParetoNbd {
                 v
             }
         };
-        let f = |lp: &[f64]| {
-            let p: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
-            total(&p) / w
+        let mean_neg_ll = |hist: &RfHistogram, lp: &[f64]| {
+            let m = build(&lp.iter().map(|v| v.exp()).collect::<Vec<_>>());
+            let v = -m.total_log_likelihood(hist) / hist.total_weight;
+            if v.is_nan() {
+                f64::INFINITY
+            } else {
+                v
+            }
         };
         let age = h.rows().map(|(_, _, t, w)| t * w).sum::<f64>() / w;
         let start = [
@@ -155,7 +162,7 @@ impl ParetoNbd {
             0.0,
             (age / 4.0).max(1e-3).ln(),
         ];
-        let best = minimize_robust(&f, &start);
+        let best = minimize_on_histogram(h, &start, &mean_neg_ll);
         finish_fit(w, fallback, best, Some(&total), build)
     }
 }
