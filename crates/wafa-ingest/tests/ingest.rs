@@ -563,3 +563,47 @@ fn the_documented_example_parses() {
         Some("cash_on_delivery")
     );
 }
+
+#[test]
+fn excel_unicode_text_and_semicolon_files() {
+    // Excel "Unicode Text": UTF-16 LE with BOM, tab-separated, CRLF.
+    let text = format!("{}\r\n{}", shopify_header(), SHOPIFY_BODY).replace(',', "\t");
+    // The quoted tag list had a comma inside quotes; as TSV it is a tab inside quotes, still one cell.
+    let mut bytes = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        bytes.extend_from_slice(&u.to_le_bytes());
+    }
+    let d = decode(&bytes).unwrap();
+    assert_eq!(d.encoding, TextEncoding::Utf16Le);
+    assert_eq!(detect_format(&d.text).unwrap(), CsvFormat::ShopifyCustomers);
+    let rows: Vec<_> = CustomerCsv::new(d.text.as_bytes(), Some(1))
+        .unwrap()
+        .rows()
+        .collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(
+        rows[0].as_ref().unwrap().customer.identities[2].value,
+        "+966501234567"
+    );
+    assert_eq!(rows[2].as_ref().unwrap().line, 5);
+
+    // Semicolons with Excel's `sep=` line: the header is line 2.
+    let semi =
+        "sep=;\r\norder_id;placed_at;currency;customer_email;product_title;quantity;unit_price\r\n\
+                S1;2024-05-01;SAR;a@b.com;\"Cups, set of 12\";2;\"1,250.50\"\r\n\
+                S2;2024-05-01;SAR;a@b.com;Tea;x;1\r\n";
+    let rows: Vec<_> = OrderCsv::new(semi.as_bytes(), None)
+        .unwrap()
+        .rows()
+        .collect();
+    let s1 = rows[0].as_ref().unwrap();
+    assert_eq!(s1.first_line, 3);
+    assert_eq!(
+        (
+            s1.order.lines[0].title.as_str(),
+            s1.order.lines[0].unit_price_minor
+        ),
+        ("Cups, set of 12", 125_050)
+    );
+    assert_eq!(rows[1].as_ref().unwrap_err().line, 4);
+}

@@ -8,8 +8,8 @@
 //! checked here so a bad one is reported against its line.
 
 use super::{
-    field, missing_header_error, non_empty, norm_header, read_header, read_record, reader_builder,
-    row_error, terminated, yes_no, FileError, RowError, Terminated,
+    field, missing_header_error, non_empty, norm_header, open, read_record, row_error, yes_no,
+    FileError, RowError, Source,
 };
 use csv::ByteRecord;
 use serde_json::{Map, Value};
@@ -205,7 +205,7 @@ pub struct CustomerRow {
 
 /// A Shopify customer export, header checked, ready to stream rows.
 pub struct CustomerCsv<R: Read> {
-    rdr: csv::Reader<Terminated<R>>,
+    rdr: csv::Reader<Source<R>>,
     cols: Cols,
     header_len: usize,
     source_id: Option<i64>,
@@ -215,14 +215,14 @@ impl<R: Read> CustomerCsv<R> {
     /// Read and check the header. `reader` yields UTF-8 text (see [`super::decode`]);
     /// `source_id` is the store the `Customer ID`s belong to.
     pub fn new(reader: R, source_id: Option<i64>) -> Result<Self, FileError> {
-        let mut rdr = reader_builder().from_reader(terminated(reader));
-        let (names, len) = read_header(&mut rdr)?;
+        let (rdr, names) = open(reader)?;
+        let header_len = names.len();
         let norm: Vec<String> = names.iter().map(|n| norm_header(n)).collect();
         let cols = Cols::from_header(&norm)?;
         Ok(CustomerCsv {
             rdr,
             cols,
-            header_len: len as usize,
+            header_len,
             source_id,
         })
     }

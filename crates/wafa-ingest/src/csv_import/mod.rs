@@ -38,7 +38,7 @@ pub use orders::{OrderCsv, OrderRow, OrderRows, ORDERS_HEADER};
 use csv::ByteRecord;
 use serde::Serialize;
 use std::fmt;
-use std::io::Read;
+use std::io::{self, Chain, Cursor, Read};
 use wafa_domain::ErrorCode;
 
 /// A problem with the file as a whole (encoding, header). Nothing was imported.
@@ -147,36 +147,98 @@ pub(crate) fn norm_header(h: &str) -> String {
         .to_lowercase()
 }
 
-/// The caller's reader with a final `\n` appended, so the last record is terminated like
-/// the others (an extra blank line is skipped) and [`read_record`]'s line arithmetic is exact.
-pub(crate) type Terminated<R> = std::io::Chain<R, &'static [u8]>;
+/// What the csv reader reads: the sniffed head of the file, the rest of the caller's reader,
+/// and a final `\n` so the last record is terminated like the others (an extra blank line is
+/// skipped) and [`read_record`]'s line arithmetic is exact.
+pub(crate) type Source<R> = Chain<Chain<Cursor<Vec<u8>>, R>, &'static [u8]>;
 
-pub(crate) fn terminated<R: Read>(reader: R) -> Terminated<R> {
-    reader.chain(&b"\n"[..])
+/// The first line (at most 64 KiB) of the input, read ahead to choose the delimiter.
+fn read_head<R: Read>(reader: &mut R) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    while head.len() < 64 * 1024 && !head.contains(&b'\n') {
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(head)
 }
 
-pub(crate) fn reader_builder() -> csv::ReaderBuilder {
-    let mut b = csv::ReaderBuilder::new();
-    // Field counts are checked per row so a ragged row is a row error, not the end of parsing.
-    // Records end at `\n` only: with csv's default CRLF handling a record ending in `\r\n`
-    // leaves its `\n` to the next record and every line number in an Excel/Shopify (CRLF)
-    // file would be one short. The `\r` then trails the last field, and fields are trimmed.
-    b.flexible(true)
+/// The delimiter of a file from its first line: an Excel `sep=X` line, else the most frequent
+/// of `,` `;` TAB outside quotes (Excel's "Unicode text" is tab-separated UTF-16; some
+/// regional Excel settings save `;`). Ties and none → `,`.
+pub(crate) fn sniff_delimiter(head: &[u8]) -> u8 {
+    let line = head.split(|b| *b == b'\n').next().unwrap_or(b"");
+    let line = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line);
+    if let Some(rest) = line.strip_prefix(b"sep=") {
+        if let Some(&d) = rest.first() {
+            if d != b'\r' {
+                return d;
+            }
+        }
+    }
+    let (mut counts, mut quoted) = ([0usize; 3], false);
+    for &b in line {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let best = (0..3)
+        .max_by_key(|i| (counts[*i], std::cmp::Reverse(*i)))
+        .unwrap_or(0);
+    if counts[best] == 0 {
+        b','
+    } else {
+        [b',', b';', b'\t'][best]
+    }
+}
+
+/// Open a CSV: sniff the delimiter, read the header (after an Excel `sep=` line, if any).
+/// Returns the reader positioned after the header, and the header's names.
+pub(crate) fn open<R: Read>(
+    mut reader: R,
+) -> Result<(csv::Reader<Source<R>>, Vec<String>), FileError> {
+    let head = read_head(&mut reader).map_err(|e| {
+        FileError::new(
+            ErrorCode::BadRequest,
+            format!("could not read the file: {e}"),
+        )
+    })?;
+    let delimiter = sniff_delimiter(&head);
+    let mut rdr = csv::ReaderBuilder::new()
+        // Field counts are checked per row, so a ragged row is a row error, not the end.
+        .flexible(true)
         .has_headers(false)
-        .terminator(csv::Terminator::Any(b'\n'));
-    b
+        .delimiter(delimiter)
+        // Records end at `\n` only: with csv's default CRLF handling a record ending in
+        // `\r\n` leaves its `\n` to the next record, and line numbers in Excel/Shopify (CRLF)
+        // files would be one short. The `\r` trails the last field; fields are trimmed.
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_reader(Cursor::new(head).chain(reader).chain(&b"\n"[..]));
+    let mut names = read_header(&mut rdr)?;
+    if names.len() <= 2
+        && names
+            .first()
+            .is_some_and(|n| n.to_ascii_lowercase().starts_with("sep="))
+    {
+        names = read_header(&mut rdr)?;
+    }
+    Ok((rdr, names))
 }
 
 fn read_header_names(bytes: &[u8]) -> Result<Vec<String>, FileError> {
-    let mut rdr = reader_builder().from_reader(terminated(bytes));
-    let (names, _) = read_header(&mut rdr)?;
-    Ok(names)
+    open(bytes).map(|(_, names)| names)
 }
 
-/// Read the first record as the header; returns the raw names and the header's line count.
-pub(crate) fn read_header<R: Read>(
-    rdr: &mut csv::Reader<R>,
-) -> Result<(Vec<String>, u64), FileError> {
+/// Read the next record as a header: its names, trimmed, without a stray BOM.
+fn read_header<R: Read>(rdr: &mut csv::Reader<R>) -> Result<Vec<String>, FileError> {
     let mut rec = ByteRecord::new();
     match read_record(rdr, &mut rec) {
         Ok(Some(_)) => {}
@@ -205,7 +267,7 @@ pub(crate) fn read_header<R: Read>(
             }
         }
     }
-    Ok((names, rec.len() as u64))
+    Ok(names)
 }
 
 pub(crate) fn missing_header_error(missing: Vec<String>, what: &str) -> FileError {
@@ -230,7 +292,7 @@ fn is_blank(rec: &ByteRecord) -> bool {
 /// Why not just `rec.position()`: csv takes a record's position *before* skipping blank
 /// lines, so every record after a blank line would be reported a line early. The reader's
 /// line count after the record, less the newlines inside it (quoted multi-line cells) and
-/// its terminator, is exact (every record is terminated, see [`terminated`]).
+/// its terminator, is exact (every record is terminated, see [`Source`]).
 pub(crate) fn read_record<R: Read>(
     rdr: &mut csv::Reader<R>,
     rec: &mut ByteRecord,
@@ -359,6 +421,19 @@ mod tests {
             detect_format("").unwrap_err().code,
             ErrorCode::CsvInvalidHeader
         );
+    }
+
+    #[test]
+    fn sniffs_delimiters() {
+        assert_eq!(sniff_delimiter(b"a,b;c,d\n1;2;3;4;5"), b',');
+        assert_eq!(sniff_delimiter(b"a;b;c\r\n"), b';');
+        assert_eq!(sniff_delimiter(b"a\tb\tc,d"), b'\t');
+        assert_eq!(sniff_delimiter(b"\"x;y;z\",b"), b',');
+        assert_eq!(sniff_delimiter(b"sep=;\r\na,b,c"), b';');
+        assert_eq!(sniff_delimiter(b"single"), b',');
+        assert_eq!(sniff_delimiter(b""), b',');
+        let semi = "sep=;\r\norder_id;placed_at;currency;customer_email\r\n";
+        assert_eq!(detect_format(semi).unwrap(), CsvFormat::GenericOrders);
     }
 
     #[test]

@@ -46,8 +46,8 @@
 //! currencies and unreadable dates reject the order.
 
 use super::{
-    field, missing_header_error, norm_header, read_header, read_record, reader_builder, row_error,
-    terminated, FileError, RowError, Terminated,
+    field, missing_header_error, norm_header, open, read_record, row_error, FileError, RowError,
+    Source,
 };
 use csv::ByteRecord;
 use std::collections::hash_map::DefaultHasher;
@@ -168,7 +168,7 @@ pub struct OrderRow {
 
 /// An orders CSV, header checked, ready to stream orders.
 pub struct OrderCsv<R: Read> {
-    rdr: csv::Reader<Terminated<R>>,
+    rdr: csv::Reader<Source<R>>,
     cols: Cols,
     header_len: usize,
     source_id: Option<i64>,
@@ -178,14 +178,14 @@ impl<R: Read> OrderCsv<R> {
     /// Read and check the header. `reader` yields UTF-8 text (see [`super::decode`]);
     /// `source_id` is the store the order and customer ids belong to.
     pub fn new(reader: R, source_id: Option<i64>) -> Result<Self, FileError> {
-        let mut rdr = reader_builder().from_reader(terminated(reader));
-        let (names, len) = read_header(&mut rdr)?;
+        let (rdr, names) = open(reader)?;
+        let header_len = names.len();
         let norm: Vec<String> = names.iter().map(|n| norm_header(n)).collect();
         let cols = Cols::from_header(&norm)?;
         Ok(OrderCsv {
             rdr,
             cols,
-            header_len: len as usize,
+            header_len,
             source_id,
         })
     }
