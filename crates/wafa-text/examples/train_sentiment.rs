@@ -727,6 +727,7 @@ fn main() {
         })
         .collect();
     let mut order: Vec<usize> = (0..all.len()).filter(|&i| !all[i].val).collect();
+    let avg_last: usize = arg("--avg-last").and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut t = Trainer::new(BITS, 3);
     t.lr = lr;
     t.l2 = arg("--l2").and_then(|s| s.parse().ok()).unwrap_or(1e-6);
@@ -736,6 +737,9 @@ fn main() {
             let mut target = [0.0f32; 3];
             target[all[i].label] = 1.0;
             t.step(&feats[i], &target, all[i].weight);
+        }
+        if ep + avg_last >= epochs {
+            t.snapshot();
         }
         eprintln!("epoch {ep} done");
     }

@@ -230,6 +230,10 @@ pub struct Trainer {
     pub lr: f32,
     /// L2 penalty applied to touched weights.
     pub l2: f32,
+    /// Running sums for epoch-snapshot averaging (see [`Trainer::snapshot`]).
+    avg_w: Vec<f32>,
+    avg_b: Vec<f32>,
+    snapshots: u32,
 }
 
 impl Trainer {
@@ -244,6 +248,9 @@ impl Trainer {
             gb: vec![1e-6; classes],
             lr: 0.3,
             l2: 1e-6,
+            avg_w: Vec::new(),
+            avg_b: Vec::new(),
+            snapshots: 0,
         }
     }
 
@@ -288,19 +295,44 @@ impl Trainer {
         }
     }
 
+    /// Add the current weights to the running average (call at the end of an
+    /// epoch). When any snapshot was taken, [`Trainer::finish`] ships the average
+    /// of the snapshots, which is smoother than the last iterate.
+    pub fn snapshot(&mut self) {
+        if self.avg_w.is_empty() {
+            self.avg_w = vec![0.0; self.w.len()];
+            self.avg_b = vec![0.0; self.bias.len()];
+        }
+        for (a, w) in self.avg_w.iter_mut().zip(&self.w) {
+            *a += w;
+        }
+        for (a, b) in self.avg_b.iter_mut().zip(&self.bias) {
+            *a += b;
+        }
+        self.snapshots += 1;
+    }
+
     /// Quantise into a [`LinearModel`].
     pub fn finish(&self, labels: &[&str]) -> LinearModel {
-        let max = self.w.iter().fold(0f32, |m, &x| m.max(x.abs()));
+        let (wf, bias): (Vec<f32>, Vec<f32>) = if self.snapshots > 0 {
+            let k = self.snapshots as f32;
+            (
+                self.avg_w.iter().map(|x| x / k).collect(),
+                self.avg_b.iter().map(|x| x / k).collect(),
+            )
+        } else {
+            (self.w.clone(), self.bias.clone())
+        };
+        let max = wf.iter().fold(0f32, |m, &x| m.max(x.abs()));
         let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
-        let w = self
-            .w
+        let w = wf
             .iter()
             .map(|&x| (x / scale).round().clamp(-32767.0, 32767.0) as i16)
             .collect();
         LinearModel {
             bits: self.bits,
             labels: labels.iter().map(|s| s.to_string()).collect(),
-            bias: self.bias.clone(),
+            bias,
             scale,
             w,
         }
