@@ -221,6 +221,7 @@ pub(crate) fn open<R: Read>(
         // `\r\n` leaves its `\n` to the next record, and line numbers in Excel/Shopify (CRLF)
         // files would be one short. The `\r` trails the last field; fields are trimmed.
         .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(64 * 1024)
         .from_reader(Cursor::new(head).chain(reader).chain(&b"\n"[..]));
     let mut names = read_header(&mut rdr)?;
     if names.len() <= 2
@@ -366,10 +367,14 @@ pub(crate) fn row_error(
 
 /// yes/no as exports write it (also true/false, 1/0, نعم/لا).
 pub(crate) fn yes_no(s: &str) -> Option<bool> {
-    match s.trim().to_lowercase().as_str() {
-        "yes" | "y" | "true" | "1" | "نعم" => Some(true),
-        "no" | "n" | "false" | "0" | "لا" => Some(false),
-        _ => None,
+    let s = s.trim();
+    let is = |words: &[&str]| words.iter().any(|w| s.eq_ignore_ascii_case(w));
+    if is(&["yes", "y", "true", "1", "نعم"]) {
+        Some(true)
+    } else if is(&["no", "n", "false", "0", "لا"]) {
+        Some(false)
+    } else {
+        None
     }
 }
 
@@ -443,6 +448,8 @@ mod tests {
         assert_eq!(clean_value("'Abd"), "'Abd");
         assert_eq!(yes_no("Yes"), Some(true));
         assert_eq!(yes_no("no"), Some(false));
+        assert_eq!(yes_no(" TRUE "), Some(true));
+        assert_eq!(yes_no("نعم"), Some(true));
         assert_eq!(yes_no("maybe"), None);
     }
 }
