@@ -576,8 +576,7 @@ pub fn generate(cfg: &DemoConfig) -> DemoStore {
         .collect();
 
     let mut products = Vec::with_capacity(60);
-    let mut product_category = Vec::with_capacity(60);
-    for (ci, (category, prefix, items)) in PRODUCTS.iter().enumerate() {
+    for (category, prefix, items) in PRODUCTS.iter() {
         for (i, (en, ar, sar)) in items.iter().enumerate() {
             products.push(ProductInput {
                 source_id: None,
@@ -595,7 +594,6 @@ pub fn generate(cfg: &DemoConfig) -> DemoStore {
                 )),
                 image_url: None,
             });
-            product_category.push(ci);
         }
     }
 
@@ -776,18 +774,14 @@ pub fn generate(cfg: &DemoConfig) -> DemoStore {
                 break;
             }
             let lang_ar = customers[ci].input.language.as_deref() == Some("ar");
-            let mut o = make_order(
-                &mut rng,
-                ci,
-                country_idx,
+            let buyer = Buyer {
+                index: ci,
+                country: country_idx,
                 fav,
                 b2b,
                 lang_ar,
-                t,
-                now,
-                &products,
-                &product_category,
-            );
+            };
+            let mut o = make_order(&mut rng, &buyer, t, now, &products);
             o.input.city = customers[ci].input.city.clone();
             orders.push(o);
             if rate_per_year <= 0.0 || rng.chance(churn) {
@@ -842,7 +836,7 @@ pub fn generate(cfg: &DemoConfig) -> DemoStore {
         let mut line_products = Vec::new();
         for _ in 0..rng.range(1, 3) {
             let p = rng.below(products.len() as u64) as usize;
-            lines.push(line_for(&products[p], p, country, lang_ar, rng.range(1, 2)));
+            lines.push(line_for(&products[p], country, lang_ar, rng.range(1, 2)));
             line_products.push(p);
         }
         carts.push(DemoCart {
@@ -1046,7 +1040,6 @@ fn local_price(product: &ProductInput, country: &Country) -> i64 {
 
 fn line_for(
     product: &ProductInput,
-    _p: usize,
     country: &Country,
     lang_ar: bool,
     quantity: i64,
@@ -1067,19 +1060,30 @@ fn line_for(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn make_order(
-    rng: &mut SplitMix64,
-    customer: usize,
-    country_idx: usize,
+/// Who an order is for, as far as generating it goes.
+struct Buyer {
+    index: usize,
+    country: usize,
+    /// Favourite category (index into [`PRODUCTS`]): 60% of their lines come from it.
     fav: usize,
     b2b: bool,
     lang_ar: bool,
+}
+
+fn make_order(
+    rng: &mut SplitMix64,
+    buyer: &Buyer,
     placed: i64,
     now: i64,
     products: &[ProductInput],
-    product_category: &[usize],
 ) -> DemoOrder {
+    let Buyer {
+        index: customer,
+        country: country_idx,
+        fav,
+        b2b,
+        lang_ar,
+    } = *buyer;
     let country = &COUNTRIES[country_idx];
     let n_lines = if b2b {
         rng.range(1, 4)
@@ -1099,13 +1103,12 @@ fn make_order(
                 break p;
             }
         };
-        debug_assert_eq!(product_category[p], p / 10);
         let q = if b2b {
             rng.range(5, 24)
         } else {
             *rng.pick(&[1, 1, 1, 1, 2, 2, 3])
         };
-        lines.push(line_for(&products[p], p, country, lang_ar, q));
+        lines.push(line_for(&products[p], country, lang_ar, q));
         line_products.push(p);
     }
     let subtotal: i64 = lines.iter().map(|l| l.unit_price_minor * l.quantity).sum();
