@@ -325,7 +325,7 @@ pub fn features(a: &Analysis, bits: u32, out: &mut Vec<u32>) {
 }
 
 /// Turn raw features into bucket indices of a `2^bits` table, keeping those whose
-/// token index passes `keep` (message-level features always pass). With
+/// token index passes `keep` (message-level features have index [`GLOBAL`]). With
 /// `negation`, features inside a negation scope go to the separate negated space
 /// (sentiment wants that; intent does not: "can't pay" is still about payment).
 /// `out` is cleared first.
@@ -340,7 +340,7 @@ pub fn mask_features(
     let mask = (1u64 << bits) - 1;
     for &(h, tag) in raw {
         let tok = tag & !NEG_BIT;
-        if tok != GLOBAL && !keep(tok) {
+        if !keep(tok) {
             continue;
         }
         let salted = negation && tag & NEG_BIT != 0;

@@ -228,7 +228,19 @@ pub fn classify_with(
         };
     }
     features_from_raw(a, raw, model.bits(), feats);
-    let (i, p, _) = model.predict(feats);
+    let (mut i, mut p, probs) = model.predict(feats);
+    // Rule: a complaint is negative by definition; a clearly positive message the
+    // model reads as a complaint ("الـ quality ممتازة") takes its runner-up intent.
+    let complaint = LABELS.iter().position(|l| *l == "complaint");
+    if sentiment_score > 0.5 && Some(i) == complaint && p < 0.95 {
+        let mut rest = probs.clone();
+        if let Some(x) = rest.get_mut(i) {
+            *x = f32::NEG_INFINITY;
+        }
+        let (j, pj) = crate::linear::argmax(&rest);
+        i = j;
+        p = pj;
+    }
     let mut label = model
         .labels()
         .get(i)
