@@ -212,7 +212,7 @@ pub struct CustomerCsv<R: Read> {
 }
 
 impl<R: Read> CustomerCsv<R> {
-    /// Read and check the header. `reader` yields UTF-8 text (see [`super::decode`]);
+    /// Read and check the header. `reader` yields UTF-8 text (see [`decode`](crate::csv_import::decode));
     /// `source_id` is the store the `Customer ID`s belong to.
     pub fn new(reader: R, source_id: Option<i64>) -> Result<Self, FileError> {
         let (rdr, names) = open(reader)?;

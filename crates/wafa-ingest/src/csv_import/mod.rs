@@ -27,7 +27,8 @@
 
 mod customers;
 mod encoding;
-mod orders;
+/// The generic orders CSV: its format is documented on this module (and in `ORDERS_CSV.md`).
+pub mod orders;
 
 pub use customers::{
     CustomerCsv, CustomerRow, CustomerRows, ShopifyVariant, SHOPIFY_CUSTOMERS_HEADER,

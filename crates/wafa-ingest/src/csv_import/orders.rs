@@ -1,4 +1,4 @@
-//! The generic orders CSV → [`OrderInput`]s, one order per group of consecutive rows.
+//! The generic orders CSV → [`OrderInput`](wafa_model::OrderInput)s, one order per group of consecutive rows.
 //!
 //! Why one row per line item: it is what every spreadsheet and store export can produce,
 //! and it keeps a one-line order to a single row. Rows of one order must be consecutive
@@ -12,7 +12,8 @@
 //!
 //! # Format
 //!
-//! UTF-8 (or any encoding [`super::decode`] reads), comma-separated, one header row. Header
+//! UTF-8 (or any encoding [`decode`](crate::csv_import::decode) reads), comma-separated (`;` or TAB are
+//! recognised from the header line, as is Excel's `sep=;` line), one header row. Header
 //! names are case-insensitive; spaces and dashes count as underscores; unknown columns are
 //! ignored. Required columns are marked *.
 //!
@@ -175,7 +176,7 @@ pub struct OrderCsv<R: Read> {
 }
 
 impl<R: Read> OrderCsv<R> {
-    /// Read and check the header. `reader` yields UTF-8 text (see [`super::decode`]);
+    /// Read and check the header. `reader` yields UTF-8 text (see [`decode`](crate::csv_import::decode));
     /// `source_id` is the store the order and customer ids belong to.
     pub fn new(reader: R, source_id: Option<i64>) -> Result<Self, FileError> {
         let (rdr, names) = open(reader)?;
