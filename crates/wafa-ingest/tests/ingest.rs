@@ -247,6 +247,14 @@ fn demo_store_is_valid_and_realistic() {
             assert!(parse_birthday(b).is_some(), "{b}");
         }
         assert!(Language::parse(i.language.as_deref().unwrap()).is_some());
+        assert!(matches!(i.gender.as_deref(), Some("male" | "female")));
+        for t in &i.tags {
+            assert_eq!(
+                wafa_domain::customer::normalize_tag(t).as_deref(),
+                Some(t.as_str())
+            );
+        }
+        assert!(i.country.as_deref().is_some_and(|c| c.len() == 2));
         for consent in &i.consents {
             assert!(
                 Channel::parse(&consent.channel).is_some()
