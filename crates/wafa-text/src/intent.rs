@@ -238,6 +238,13 @@ pub fn classify_with(
             *x = f32::NEG_INFINITY;
         }
         let (j, pj) = crate::linear::argmax(&rest);
+        if pj < 0.25 {
+            // No credible alternative: positive feedback without a request.
+            return Intent {
+                label: IntentLabel::Other,
+                score: 0.5,
+            };
+        }
         i = j;
         p = pj;
     }
