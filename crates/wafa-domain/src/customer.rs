@@ -16,7 +16,12 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 4] = [Channel::Email, Channel::Sms, Channel::Whatsapp, Channel::Push];
+    pub const ALL: [Channel; 4] = [
+        Channel::Email,
+        Channel::Sms,
+        Channel::Whatsapp,
+        Channel::Push,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Email => "email",
@@ -77,7 +82,8 @@ pub fn conflicting_channels(a: &[Consent], b: &[Consent]) -> Vec<Channel> {
         if let Some(cb) = b.iter().find(|cb| cb.channel == ca.channel) {
             let clash = matches!(
                 (ca.state, cb.state),
-                (ConsentState::Granted, ConsentState::Revoked) | (ConsentState::Revoked, ConsentState::Granted)
+                (ConsentState::Granted, ConsentState::Revoked)
+                    | (ConsentState::Revoked, ConsentState::Granted)
             );
             if clash && !out.contains(&ca.channel) {
                 out.push(ca.channel);
@@ -91,7 +97,11 @@ pub fn conflicting_channels(a: &[Consent], b: &[Consent]) -> Vec<Channel> {
 /// The consent set of a merged profile. Where the two disagree, `resolution` decides
 /// (channel → state); without one the caller must have refused the merge already. Otherwise a
 /// known state wins over unknown, and of two known states the more recent one.
-pub fn merge_consents(a: &[Consent], b: &[Consent], resolution: &[(Channel, ConsentState)]) -> Vec<Consent> {
+pub fn merge_consents(
+    a: &[Consent],
+    b: &[Consent],
+    resolution: &[(Channel, ConsentState)],
+) -> Vec<Consent> {
     let mut out: Vec<Consent> = Vec::new();
     for ch in Channel::ALL {
         let ca = a.iter().find(|c| c.channel == ch);
@@ -102,7 +112,12 @@ pub fn merge_consents(a: &[Consent], b: &[Consent], resolution: &[(Channel, Cons
             (Some(x), Some(y)) => {
                 if let Some((_, state)) = resolution.iter().find(|(c, _)| *c == ch) {
                     let newest = if x.updated_at >= y.updated_at { x } else { y };
-                    Some(Consent { channel: ch, state: *state, updated_at: newest.updated_at, source: Some("merge_resolution".into()) })
+                    Some(Consent {
+                        channel: ch,
+                        state: *state,
+                        updated_at: newest.updated_at,
+                        source: Some("merge_resolution".into()),
+                    })
                 } else if x.state == ConsentState::Unknown {
                     Some(y.clone())
                 } else if y.state == ConsentState::Unknown || x.updated_at >= y.updated_at {
@@ -135,7 +150,12 @@ impl Language {
     /// Accepts `ar`, `ar-SA`, `en_US`, `arabic`, `English`…
     pub fn parse(s: &str) -> Option<Language> {
         let l = s.trim().to_ascii_lowercase();
-        if l == "ar" || l.starts_with("ar-") || l.starts_with("ar_") || l == "arabic" || l == "العربية" {
+        if l == "ar"
+            || l.starts_with("ar-")
+            || l.starts_with("ar_")
+            || l == "arabic"
+            || l == "العربية"
+        {
             Some(Language::Ar)
         } else if l == "en" || l.starts_with("en-") || l.starts_with("en_") || l == "english" {
             Some(Language::En)
@@ -161,11 +181,20 @@ pub fn parse_birthday(s: &str) -> Option<String> {
         (None, rest)
     } else {
         let (y, rest) = s.split_once('-')?;
-        (Some(y.parse::<i32>().ok().filter(|y| (1900..=2100).contains(y))?), rest)
+        (
+            Some(
+                y.parse::<i32>()
+                    .ok()
+                    .filter(|y| (1900..=2100).contains(y))?,
+            ),
+            rest,
+        )
     };
     let (m, d) = rest.split_once('-')?;
     let (m, d): (u32, u32) = (m.parse().ok()?, d.parse().ok()?);
-    let leap = year.map(|y| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0).unwrap_or(true);
+    let leap = year
+        .map(|y| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0)
+        .unwrap_or(true);
     let max = match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -187,13 +216,24 @@ mod tests {
     use super::*;
 
     fn c(channel: Channel, state: ConsentState, at: i64) -> Consent {
-        Consent { channel, state, updated_at: at, source: None }
+        Consent {
+            channel,
+            state,
+            updated_at: at,
+            source: None,
+        }
     }
 
     #[test]
     fn conflicts_only_on_opposite_known_states() {
-        let a = vec![c(Channel::Email, ConsentState::Granted, 1), c(Channel::Sms, ConsentState::Unknown, 1)];
-        let b = vec![c(Channel::Email, ConsentState::Revoked, 2), c(Channel::Sms, ConsentState::Revoked, 2)];
+        let a = vec![
+            c(Channel::Email, ConsentState::Granted, 1),
+            c(Channel::Sms, ConsentState::Unknown, 1),
+        ];
+        let b = vec![
+            c(Channel::Email, ConsentState::Revoked, 2),
+            c(Channel::Sms, ConsentState::Revoked, 2),
+        ];
         assert_eq!(conflicting_channels(&a, &b), vec![Channel::Email]);
         assert!(conflicting_channels(&a, &a).is_empty());
     }

@@ -13,7 +13,13 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(input: &str) -> Result<Email, DomainError> {
-        let err = |why: &str| DomainError::field(ErrorCode::InvalidEmail, "email", format!("{input:?}: {why}"));
+        let err = |why: &str| {
+            DomainError::field(
+                ErrorCode::InvalidEmail,
+                "email",
+                format!("{input:?}: {why}"),
+            )
+        };
         let s = input.trim();
         if s.len() > 254 {
             return Err(err("too long"));
@@ -22,7 +28,11 @@ impl Email {
         if local.is_empty() || local.len() > 64 {
             return Err(err("bad local part"));
         }
-        if local.contains('@') || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        if local.contains('@')
+            || local.starts_with('.')
+            || local.ends_with('.')
+            || local.contains("..")
+        {
             return Err(err("bad local part"));
         }
         let ok_local = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
@@ -63,10 +73,27 @@ mod tests {
 
     #[test]
     fn parse_and_fold() {
-        assert_eq!(Email::parse(" Sara.Ali@Example.COM ").unwrap().as_str(), "sara.ali@example.com");
+        assert_eq!(
+            Email::parse(" Sara.Ali@Example.COM ").unwrap().as_str(),
+            "sara.ali@example.com"
+        );
         assert!(Email::parse("a+tag@mail.example.sa").is_ok());
-        for bad in ["", "no-at", "@x.com", "a@", "a@b", "a b@c.com", "a..b@c.com", "a@-c.com", "a@c..com"] {
-            assert_eq!(Email::parse(bad).unwrap_err().code, ErrorCode::InvalidEmail, "{bad}");
+        for bad in [
+            "",
+            "no-at",
+            "@x.com",
+            "a@",
+            "a@b",
+            "a b@c.com",
+            "a..b@c.com",
+            "a@-c.com",
+            "a@c..com",
+        ] {
+            assert_eq!(
+                Email::parse(bad).unwrap_err().code,
+                ErrorCode::InvalidEmail,
+                "{bad}"
+            );
         }
     }
 }

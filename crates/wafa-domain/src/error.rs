@@ -70,10 +70,18 @@ pub struct DomainError {
 
 impl DomainError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        DomainError { code, field: None, detail: detail.into() }
+        DomainError {
+            code,
+            field: None,
+            detail: detail.into(),
+        }
     }
     pub fn field(code: ErrorCode, field: impl Into<String>, detail: impl Into<String>) -> Self {
-        DomainError { code, field: Some(field.into()), detail: detail.into() }
+        DomainError {
+            code,
+            field: Some(field.into()),
+            detail: detail.into(),
+        }
     }
     /// Prefix the field path, e.g. `phone` → `identities[2].phone`.
     pub fn at(mut self, prefix: &str) -> Self {

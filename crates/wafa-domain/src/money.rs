@@ -11,15 +11,69 @@ use std::fmt;
 /// ISO 4217 currencies Wafa knows, with their number of decimals.
 const CURRENCIES: &[(&str, u8)] = &[
     // Gulf and the wider Arab world first: these are our merchants' currencies.
-    ("SAR", 2), ("AED", 2), ("KWD", 3), ("BHD", 3), ("OMR", 3), ("QAR", 2), ("EGP", 2),
-    ("JOD", 3), ("IQD", 3), ("LBP", 2), ("SYP", 2), ("YER", 2), ("LYD", 3), ("TND", 3),
-    ("DZD", 2), ("MAD", 2), ("SDG", 2), ("MRU", 2), ("ILS", 2), ("TRY", 2), ("IRR", 2),
-    ("PKR", 2), ("INR", 2), ("BDT", 2), ("IDR", 2), ("MYR", 2), ("SGD", 2), ("PHP", 2),
-    ("THB", 2), ("VND", 0), ("CNY", 2), ("HKD", 2), ("TWD", 2), ("JPY", 0), ("KRW", 0),
-    ("USD", 2), ("CAD", 2), ("MXN", 2), ("BRL", 2), ("ARS", 2), ("CLP", 0), ("COP", 2),
-    ("EUR", 2), ("GBP", 2), ("CHF", 2), ("SEK", 2), ("NOK", 2), ("DKK", 2), ("PLN", 2),
-    ("CZK", 2), ("HUF", 2), ("RON", 2), ("RUB", 2), ("UAH", 2), ("AUD", 2), ("NZD", 2),
-    ("ZAR", 2), ("NGN", 2), ("KES", 2), ("GHS", 2), ("ETB", 2), ("XOF", 0), ("XAF", 0),
+    ("SAR", 2),
+    ("AED", 2),
+    ("KWD", 3),
+    ("BHD", 3),
+    ("OMR", 3),
+    ("QAR", 2),
+    ("EGP", 2),
+    ("JOD", 3),
+    ("IQD", 3),
+    ("LBP", 2),
+    ("SYP", 2),
+    ("YER", 2),
+    ("LYD", 3),
+    ("TND", 3),
+    ("DZD", 2),
+    ("MAD", 2),
+    ("SDG", 2),
+    ("MRU", 2),
+    ("ILS", 2),
+    ("TRY", 2),
+    ("IRR", 2),
+    ("PKR", 2),
+    ("INR", 2),
+    ("BDT", 2),
+    ("IDR", 2),
+    ("MYR", 2),
+    ("SGD", 2),
+    ("PHP", 2),
+    ("THB", 2),
+    ("VND", 0),
+    ("CNY", 2),
+    ("HKD", 2),
+    ("TWD", 2),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("USD", 2),
+    ("CAD", 2),
+    ("MXN", 2),
+    ("BRL", 2),
+    ("ARS", 2),
+    ("CLP", 0),
+    ("COP", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("CHF", 2),
+    ("SEK", 2),
+    ("NOK", 2),
+    ("DKK", 2),
+    ("PLN", 2),
+    ("CZK", 2),
+    ("HUF", 2),
+    ("RON", 2),
+    ("RUB", 2),
+    ("UAH", 2),
+    ("AUD", 2),
+    ("NZD", 2),
+    ("ZAR", 2),
+    ("NGN", 2),
+    ("KES", 2),
+    ("GHS", 2),
+    ("ETB", 2),
+    ("XOF", 0),
+    ("XAF", 0),
 ];
 
 /// An ISO 4217 currency code known to Wafa.
@@ -38,7 +92,11 @@ impl Currency {
             .find(|(c, _)| *c == upper)
             .map(|&(code, decimals)| Currency { code, decimals })
             .ok_or_else(|| {
-                DomainError::field(ErrorCode::InvalidCurrency, "currency", format!("unknown currency {input:?}"))
+                DomainError::field(
+                    ErrorCode::InvalidCurrency,
+                    "currency",
+                    format!("unknown currency {input:?}"),
+                )
             })
     }
     pub fn code(self) -> &'static str {
@@ -49,15 +107,27 @@ impl Currency {
         self.decimals
     }
     pub fn all() -> impl Iterator<Item = Currency> {
-        CURRENCIES.iter().map(|&(code, decimals)| Currency { code, decimals })
+        CURRENCIES
+            .iter()
+            .map(|&(code, decimals)| Currency { code, decimals })
     }
 
     /// Parse a decimal amount (`"199.5"`, `"1,250.000"`, `"-3"`) into minor units, exactly.
     /// More decimals than the currency has is an error rather than silent rounding, except
     /// trailing zeros (`"10.500"` is fine for SAR).
     pub fn parse_amount(self, input: &str) -> Result<i64, DomainError> {
-        let bad = |why: &str| DomainError::field(ErrorCode::InvalidAmount, "amount", format!("{input:?}: {why}"));
-        let s: String = input.trim().chars().filter(|c| *c != ',' && *c != '_' && *c != ' ').collect();
+        let bad = |why: &str| {
+            DomainError::field(
+                ErrorCode::InvalidAmount,
+                "amount",
+                format!("{input:?}: {why}"),
+            )
+        };
+        let s: String = input
+            .trim()
+            .chars()
+            .filter(|c| *c != ',' && *c != '_' && *c != ' ')
+            .collect();
         let s = to_ascii_digits(&s);
         let (neg, body) = match s.strip_prefix('-') {
             Some(rest) => (true, rest),
@@ -73,7 +143,9 @@ impl Currency {
         if int_part.is_empty() && frac_part.is_empty() {
             return Err(bad("no digits"));
         }
-        if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit()) {
+        if !int_part.bytes().all(|b| b.is_ascii_digit())
+            || !frac_part.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(bad("not a decimal number"));
         }
         let decimals = self.decimals as usize;
@@ -83,11 +155,21 @@ impl Currency {
         }
         let mut minor: i64 = 0;
         for b in int_part.bytes() {
-            minor = minor.checked_mul(10).and_then(|m| m.checked_add((b - b'0') as i64)).ok_or_else(|| bad("too large"))?;
+            minor = minor
+                .checked_mul(10)
+                .and_then(|m| m.checked_add((b - b'0') as i64))
+                .ok_or_else(|| bad("too large"))?;
         }
         for i in 0..decimals {
-            let digit = frac_trimmed.as_bytes().get(i).map(|b| (b - b'0') as i64).unwrap_or(0);
-            minor = minor.checked_mul(10).and_then(|m| m.checked_add(digit)).ok_or_else(|| bad("too large"))?;
+            let digit = frac_trimmed
+                .as_bytes()
+                .get(i)
+                .map(|b| (b - b'0') as i64)
+                .unwrap_or(0);
+            minor = minor
+                .checked_mul(10)
+                .and_then(|m| m.checked_add(digit))
+                .ok_or_else(|| bad("too large"))?;
         }
         Ok(if neg { -minor } else { minor })
     }
@@ -101,7 +183,12 @@ impl Currency {
         let scale = 10i64.pow(d);
         let sign = if minor < 0 { "-" } else { "" };
         let abs = minor.unsigned_abs();
-        format!("{sign}{}.{:0width$}", abs / scale as u64, abs % scale as u64, width = d as usize)
+        format!(
+            "{sign}{}.{:0width$}",
+            abs / scale as u64,
+            abs % scale as u64,
+            width = d as usize
+        )
     }
 }
 
@@ -148,17 +235,28 @@ pub struct Money {
 
 impl Money {
     pub fn new(amount_minor: i64, currency: Currency) -> Self {
-        Money { amount_minor, currency }
+        Money {
+            amount_minor,
+            currency,
+        }
     }
     pub fn parse(amount: &str, currency: &str) -> Result<Money, DomainError> {
         let currency = Currency::parse(currency)?;
-        Ok(Money { amount_minor: currency.parse_amount(amount)?, currency })
+        Ok(Money {
+            amount_minor: currency.parse_amount(amount)?,
+            currency,
+        })
     }
 }
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.currency.format_amount(self.amount_minor), self.currency.code)
+        write!(
+            f,
+            "{} {}",
+            self.currency.format_amount(self.amount_minor),
+            self.currency.code
+        )
     }
 }
 
@@ -179,12 +277,18 @@ mod tests {
         assert_eq!(jpy.parse_amount("1500").unwrap(), 1500);
         assert_eq!(sar.parse_amount("-3").unwrap(), -300);
         assert_eq!(sar.parse_amount("10.500").unwrap(), 1050);
-        assert_eq!(sar.parse_amount("10.505").unwrap_err().code, ErrorCode::InvalidAmount);
+        assert_eq!(
+            sar.parse_amount("10.505").unwrap_err().code,
+            ErrorCode::InvalidAmount
+        );
         assert!(sar.parse_amount("abc").is_err());
         assert!(sar.parse_amount("").is_err());
         assert!(sar.parse_amount("1.2.3").is_err());
         assert!(sar.parse_amount("99999999999999999999").is_err());
-        assert_eq!(Currency::parse("XYZ").unwrap_err().code, ErrorCode::InvalidCurrency);
+        assert_eq!(
+            Currency::parse("XYZ").unwrap_err().code,
+            ErrorCode::InvalidCurrency
+        );
     }
 
     #[test]

@@ -130,10 +130,16 @@ impl PaymentMethod {
             return p;
         }
         match l.as_str() {
-            "cod" | "cash" | "cash_on_delivery_(cod)" | "الدفع_عند_الاستلام" => PaymentMethod::CashOnDelivery,
-            "credit_card" | "debit_card" | "mada" | "visa" | "mastercard" | "amex" | "stripe" | "moyasar" | "tap"
-            | "hyperpay" | "paytabs" | "checkout" | "shopify_payments" => PaymentMethod::Card,
-            "apple_pay" | "applepay" | "stc_pay" | "stcpay" | "google_pay" | "paypal" | "urpay" => PaymentMethod::Wallet,
+            "cod" | "cash" | "cash_on_delivery_(cod)" | "الدفع_عند_الاستلام" => {
+                PaymentMethod::CashOnDelivery
+            }
+            "credit_card" | "debit_card" | "mada" | "visa" | "mastercard" | "amex" | "stripe"
+            | "moyasar" | "tap" | "hyperpay" | "paytabs" | "checkout" | "shopify_payments" => {
+                PaymentMethod::Card
+            }
+            "apple_pay" | "applepay" | "stc_pay" | "stcpay" | "google_pay" | "paypal" | "urpay" => {
+                PaymentMethod::Wallet
+            }
             "tabby" | "tamara" | "postpay" | "spotii" | "valu" => PaymentMethod::Bnpl,
             "bank" | "bacs" | "wire" | "transfer" => PaymentMethod::BankTransfer,
             "gift_card" | "store_credit" | "wallet_balance" => PaymentMethod::StoreCredit,
@@ -170,11 +176,17 @@ impl ReturnReason {
 
 /// Whether an order's money counts as revenue: paid and not fully refunded; a cash-on-delivery
 /// order only once delivered.
-pub fn counts_as_revenue(status: OrderStatus, method: PaymentMethod, history: &[OrderStatus]) -> bool {
+pub fn counts_as_revenue(
+    status: OrderStatus,
+    method: PaymentMethod,
+    history: &[OrderStatus],
+) -> bool {
     let reached = |s: OrderStatus| status == s || history.contains(&s);
     match status {
         OrderStatus::Cancelled | OrderStatus::Refunded | OrderStatus::Returned => false,
-        _ if method == PaymentMethod::CashOnDelivery => reached(OrderStatus::Delivered) || reached(OrderStatus::Paid),
+        _ if method == PaymentMethod::CashOnDelivery => {
+            reached(OrderStatus::Delivered) || reached(OrderStatus::Paid)
+        }
         _ => reached(OrderStatus::Paid) || status.rank() >= OrderStatus::Fulfilled.rank(),
     }
 }
@@ -199,11 +211,26 @@ mod tests {
     #[test]
     fn revenue_rules() {
         use OrderStatus::*;
-        assert!(!counts_as_revenue(Shipped, PaymentMethod::CashOnDelivery, &[Placed]));
-        assert!(counts_as_revenue(Delivered, PaymentMethod::CashOnDelivery, &[Placed, Shipped]));
+        assert!(!counts_as_revenue(
+            Shipped,
+            PaymentMethod::CashOnDelivery,
+            &[Placed]
+        ));
+        assert!(counts_as_revenue(
+            Delivered,
+            PaymentMethod::CashOnDelivery,
+            &[Placed, Shipped]
+        ));
         assert!(counts_as_revenue(Paid, PaymentMethod::Card, &[Placed]));
-        assert!(!counts_as_revenue(Refunded, PaymentMethod::Card, &[Placed, Paid]));
-        assert_eq!(PaymentMethod::parse_loose("COD"), PaymentMethod::CashOnDelivery);
+        assert!(!counts_as_revenue(
+            Refunded,
+            PaymentMethod::Card,
+            &[Placed, Paid]
+        ));
+        assert_eq!(
+            PaymentMethod::parse_loose("COD"),
+            PaymentMethod::CashOnDelivery
+        );
         assert_eq!(PaymentMethod::parse_loose("Tabby"), PaymentMethod::Bnpl);
         assert_eq!(PaymentMethod::parse_loose("mada"), PaymentMethod::Card);
     }

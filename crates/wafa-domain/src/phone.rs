@@ -19,7 +19,13 @@ impl Region {
     pub fn parse(input: &str) -> Result<Region, DomainError> {
         Id::from_str(&input.trim().to_ascii_uppercase())
             .map(Region)
-            .map_err(|_| DomainError::field(ErrorCode::ValidationFailed, "default_region", format!("unknown region {input:?}")))
+            .map_err(|_| {
+                DomainError::field(
+                    ErrorCode::ValidationFailed,
+                    "default_region",
+                    format!("unknown region {input:?}"),
+                )
+            })
     }
     pub fn code(self) -> String {
         format!("{:?}", self.0)
@@ -40,7 +46,13 @@ pub struct Phone(String);
 impl Phone {
     /// Parse any common written form; national numbers are read in `region`.
     pub fn parse(input: &str, region: Region) -> Result<Phone, DomainError> {
-        let err = || DomainError::field(ErrorCode::InvalidPhone, "phone", format!("{input:?} is not a valid phone number"));
+        let err = || {
+            DomainError::field(
+                ErrorCode::InvalidPhone,
+                "phone",
+                format!("{input:?} is not a valid phone number"),
+            )
+        };
         let cleaned = clean(input);
         if cleaned.is_empty() || cleaned.len() > 20 {
             return Err(err());
@@ -58,7 +70,13 @@ impl Phone {
         // National form first; then digits that already carry a country code but lost their
         // `+` (Salla sends `mobile` as the number 966501234567).
         try_parse(&cleaned, Some(region.0))
-            .or_else(|| if cleaned.len() >= 10 { try_parse(&format!("+{cleaned}"), None) } else { None })
+            .or_else(|| {
+                if cleaned.len() >= 10 {
+                    try_parse(&format!("+{cleaned}"), None)
+                } else {
+                    None
+                }
+            })
             .ok_or_else(err)
     }
     pub fn as_str(&self) -> &str {
@@ -80,7 +98,16 @@ fn clean(input: &str) -> String {
             '\u{0660}'..='\u{0669}' => out.push(char::from(b'0' + (c as u32 - 0x0660) as u8)),
             '\u{06F0}'..='\u{06F9}' => out.push(char::from(b'0' + (c as u32 - 0x06F0) as u8)),
             '+' if out.is_empty() => out.push('+'),
-            ' ' | '-' | '(' | ')' | '.' | '/' | '\u{00A0}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' => {}
+            ' '
+            | '-'
+            | '('
+            | ')'
+            | '.'
+            | '/'
+            | '\u{00A0}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}' => {}
             _ => return String::new(),
         }
     }
@@ -106,19 +133,51 @@ mod tests {
 
     #[test]
     fn all_common_forms_agree() {
-        for form in ["0501234567", "+966 50 123 4567", "00966501234567", "966501234567", "٠٥٠١٢٣٤٥٦٧", "+966-50-123-4567", "(050) 123 4567"] {
-            assert_eq!(Phone::parse(form, sa()).unwrap().as_str(), "+966501234567", "{form}");
+        for form in [
+            "0501234567",
+            "+966 50 123 4567",
+            "00966501234567",
+            "966501234567",
+            "٠٥٠١٢٣٤٥٦٧",
+            "+966-50-123-4567",
+            "(050) 123 4567",
+        ] {
+            assert_eq!(
+                Phone::parse(form, sa()).unwrap().as_str(),
+                "+966501234567",
+                "{form}"
+            );
         }
     }
 
     #[test]
     fn regions_and_invalid() {
         let eg = Region::parse("eg").unwrap();
-        assert_eq!(Phone::parse("01012345678", eg).unwrap().as_str(), "+201012345678");
-        assert_eq!(Phone::parse("+971501234567", sa()).unwrap().as_str(), "+971501234567");
-        assert_eq!(Phone::parse("+96550123456", sa()).unwrap().as_str(), "+96550123456");
-        for bad in ["", "abc", "123", "05012345678901234567890", "+", "050x1234567"] {
-            assert_eq!(Phone::parse(bad, sa()).unwrap_err().code, ErrorCode::InvalidPhone, "{bad}");
+        assert_eq!(
+            Phone::parse("01012345678", eg).unwrap().as_str(),
+            "+201012345678"
+        );
+        assert_eq!(
+            Phone::parse("+971501234567", sa()).unwrap().as_str(),
+            "+971501234567"
+        );
+        assert_eq!(
+            Phone::parse("+96550123456", sa()).unwrap().as_str(),
+            "+96550123456"
+        );
+        for bad in [
+            "",
+            "abc",
+            "123",
+            "05012345678901234567890",
+            "+",
+            "050x1234567",
+        ] {
+            assert_eq!(
+                Phone::parse(bad, sa()).unwrap_err().code,
+                ErrorCode::InvalidPhone,
+                "{bad}"
+            );
         }
         assert!(Region::parse("XX").is_err());
     }

@@ -17,7 +17,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Owner, Role::Admin, Role::Marketer, Role::Agent, Role::Viewer];
+    pub const ALL: [Role; 5] = [
+        Role::Owner,
+        Role::Admin,
+        Role::Marketer,
+        Role::Agent,
+        Role::Viewer,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Owner => "owner",
@@ -35,10 +41,26 @@ impl Role {
         match self {
             Role::Owner | Role::Admin => Permission::ALL,
             Role::Marketer => &[
-                CustomersRead, CustomersWrite, CustomersMerge, OrdersRead, ProductsRead, ProductsWrite, CartsRead,
-                NotesWrite, Import, SourcesRead,
+                CustomersRead,
+                CustomersWrite,
+                CustomersMerge,
+                OrdersRead,
+                ProductsRead,
+                ProductsWrite,
+                CartsRead,
+                NotesWrite,
+                Import,
+                SourcesRead,
             ],
-            Role::Agent => &[CustomersRead, CustomersWrite, OrdersRead, OrdersWrite, ProductsRead, CartsRead, NotesWrite],
+            Role::Agent => &[
+                CustomersRead,
+                CustomersWrite,
+                OrdersRead,
+                OrdersWrite,
+                ProductsRead,
+                CartsRead,
+                NotesWrite,
+            ],
             Role::Viewer => &[CustomersRead, OrdersRead, ProductsRead, CartsRead],
         }
     }

@@ -21,10 +21,20 @@ pub struct AppError {
 
 impl AppError {
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        AppError { code, field: None, detail: detail.into(), extra: None }
+        AppError {
+            code,
+            field: None,
+            detail: detail.into(),
+            extra: None,
+        }
     }
     pub fn field(code: ErrorCode, field: impl Into<String>, detail: impl Into<String>) -> Self {
-        AppError { code, field: Some(field.into()), detail: detail.into(), extra: None }
+        AppError {
+            code,
+            field: Some(field.into()),
+            detail: detail.into(),
+            extra: None,
+        }
     }
     pub fn with_extra(mut self, extra: Value) -> Self {
         self.extra = Some(extra);
@@ -46,7 +56,10 @@ impl AppError {
         AppError::new(ErrorCode::Internal, detail)
     }
     pub fn db_connect(e: sqlx::Error) -> Self {
-        AppError::new(ErrorCode::Unavailable, format!("cannot connect to the database: {e}"))
+        AppError::new(
+            ErrorCode::Unavailable,
+            format!("cannot connect to the database: {e}"),
+        )
     }
     /// Prefix the field path (`email` → `rows[3].email`).
     pub fn at(mut self, prefix: &str) -> Self {
@@ -88,7 +101,12 @@ impl std::error::Error for AppError {}
 
 impl From<DomainError> for AppError {
     fn from(e: DomainError) -> Self {
-        AppError { code: e.code, field: e.field, detail: e.detail, extra: None }
+        AppError {
+            code: e.code,
+            field: e.field,
+            detail: e.detail,
+            extra: None,
+        }
     }
 }
 
@@ -100,9 +118,10 @@ impl From<sqlx::Error> for AppError {
                 tracing::error!(error = %e, "database unavailable");
                 AppError::new(ErrorCode::Unavailable, "database unavailable")
             }
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                AppError::new(ErrorCode::Conflict, "a record with the same unique key exists")
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => AppError::new(
+                ErrorCode::Conflict,
+                "a record with the same unique key exists",
+            ),
             _ => {
                 tracing::error!(error = %e, "database error");
                 AppError::internal(e.to_string())
@@ -116,7 +135,8 @@ impl IntoResponse for AppError {
         if self.code == ErrorCode::Internal {
             tracing::error!(detail = %self.detail, "internal error");
         }
-        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, axum::Json(self.body())).into_response()
     }
 }

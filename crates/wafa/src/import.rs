@@ -49,7 +49,13 @@ fn file_error(e: FileError) -> AppError {
 }
 
 fn row_error(line: u64, code: ErrorCode, field: Option<String>, message: String) -> ImportRowError {
-    ImportRowError { line, code: code.as_str().to_owned(), field, message, message_ar: code.message_ar().to_owned() }
+    ImportRowError {
+        line,
+        code: code.as_str().to_owned(),
+        field,
+        message,
+        message_ar: code.message_ar().to_owned(),
+    }
 }
 
 /// Counts: total, created, updated, unchanged, failed.
@@ -74,46 +80,96 @@ impl Tally {
 }
 
 /// Import a CSV file's bytes. `progress(rows_done, rows_estimate)` is called after each batch.
-pub async fn import_csv(store: &Store, req: ImportRequest<'_>, bytes: &[u8], progress: &(dyn Fn(u64, u64) + Sync)) -> AppResult<ImportOutcome> {
+pub async fn import_csv(
+    store: &Store,
+    req: ImportRequest<'_>,
+    bytes: &[u8],
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> AppResult<ImportOutcome> {
     let decoded = decode(bytes).map_err(file_error)?;
     let format = detect_format(&decoded.text).map_err(file_error)?;
     if let Some(expect) = req.expect {
         if expect != format {
-            return Err(AppError::new(ErrorCode::CsvInvalidHeader, format!("expected a {expect:?} file but the header is a {format:?} file")));
+            return Err(AppError::new(
+                ErrorCode::CsvInvalidHeader,
+                format!("expected a {expect:?} file but the header is a {format:?} file"),
+            ));
         }
     }
-    let estimate = decoded.text.bytes().filter(|b| *b == b'\n').count().saturating_sub(1) as u64;
+    let estimate = decoded
+        .text
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        .saturating_sub(1) as u64;
     let source_id = match req.source_id {
         Some(id) => {
             if !store.source_exists(req.workspace_id, id).await? {
-                return Err(AppError::field(ErrorCode::ValidationFailed, "source_id", "no such source in this workspace"));
+                return Err(AppError::field(
+                    ErrorCode::ValidationFailed,
+                    "source_id",
+                    "no such source in this workspace",
+                ));
             }
             id
         }
         None => match format {
-            CsvFormat::ShopifyCustomers => store.find_or_create_source(req.workspace_id, req.actor, "shopify", "Shopify (CSV import)").await?,
-            CsvFormat::GenericOrders => store.find_or_create_source(req.workspace_id, req.actor, "csv", "Orders CSV import").await?,
+            CsvFormat::ShopifyCustomers => {
+                store
+                    .find_or_create_source(
+                        req.workspace_id,
+                        req.actor,
+                        "shopify",
+                        "Shopify (CSV import)",
+                    )
+                    .await?
+            }
+            CsvFormat::GenericOrders => {
+                store
+                    .find_or_create_source(req.workspace_id, req.actor, "csv", "Orders CSV import")
+                    .await?
+            }
         },
     };
     let kind = match format {
         CsvFormat::ShopifyCustomers => "customers",
         CsvFormat::GenericOrders => "orders",
     };
-    let import_id = store.start_import(req.workspace_id, kind, req.file_name, decoded.encoding.as_str()).await?;
+    let import_id = store
+        .start_import(
+            req.workspace_id,
+            kind,
+            req.file_name,
+            decoded.encoding.as_str(),
+        )
+        .await?;
     let mut tally = Tally::default();
     let mut errors: Vec<ImportRowError> = Vec::new();
     let now = crate::store::now_ms();
     let result = match format {
         CsvFormat::ShopifyCustomers => {
-            let csv = CustomerCsv::new(decoded.text.as_bytes(), Some(source_id)).map_err(file_error)?;
+            let csv =
+                CustomerCsv::new(decoded.text.as_bytes(), Some(source_id)).map_err(file_error)?;
             let mut batch: Vec<CustomerImportRow> = Vec::with_capacity(BATCH);
-            let run = async |batch: &mut Vec<CustomerImportRow>, tally: &mut Tally, errors: &mut Vec<ImportRowError>| -> AppResult<()> {
-                for (row, out) in batch.iter().zip(store.import_customers(req.workspace_id, req.actor, batch).await?) {
+            let run = async |batch: &mut Vec<CustomerImportRow>,
+                             tally: &mut Tally,
+                             errors: &mut Vec<ImportRowError>|
+                   -> AppResult<()> {
+                for (row, out) in batch.iter().zip(
+                    store
+                        .import_customers(req.workspace_id, req.actor, batch)
+                        .await?,
+                ) {
                     match out {
                         Ok((o, _)) => tally.add(o),
                         Err(f) => {
                             tally.fail();
-                            errors.push(row_error(row.line, f.error.code, f.error.field.clone(), f.error.detail.clone()));
+                            errors.push(row_error(
+                                row.line,
+                                f.error.code,
+                                f.error.field.clone(),
+                                f.error.detail.clone(),
+                            ));
                         }
                     }
                 }
@@ -128,7 +184,12 @@ pub async fn import_csv(store: &Store, req: ImportRequest<'_>, bytes: &[u8], pro
                         errors.push(row_error(e.line, e.code, e.field, e.message));
                     }
                     Ok(r) => match validate::customer(&r.customer, req.region, now) {
-                        Ok(v) => batch.push(CustomerImportRow { line: r.line, customer: v, company: r.company, note: r.note }),
+                        Ok(v) => batch.push(CustomerImportRow {
+                            line: r.line,
+                            customer: v,
+                            company: r.company,
+                            note: r.note,
+                        }),
                         Err(e) => {
                             tally.fail();
                             errors.push(row_error(r.line, e.code, e.field, e.detail));
@@ -142,15 +203,28 @@ pub async fn import_csv(store: &Store, req: ImportRequest<'_>, bytes: &[u8], pro
             run(&mut batch, &mut tally, &mut errors).await
         }
         CsvFormat::GenericOrders => {
-            let csv = OrderCsv::new(decoded.text.as_bytes(), Some(source_id)).map_err(file_error)?;
+            let csv =
+                OrderCsv::new(decoded.text.as_bytes(), Some(source_id)).map_err(file_error)?;
             let mut batch: Vec<OrderImportRow> = Vec::with_capacity(BATCH);
-            let run = async |batch: &mut Vec<OrderImportRow>, tally: &mut Tally, errors: &mut Vec<ImportRowError>| -> AppResult<()> {
-                for (row, out) in batch.iter().zip(store.import_orders(req.workspace_id, req.actor, batch).await?) {
+            let run = async |batch: &mut Vec<OrderImportRow>,
+                             tally: &mut Tally,
+                             errors: &mut Vec<ImportRowError>|
+                   -> AppResult<()> {
+                for (row, out) in batch.iter().zip(
+                    store
+                        .import_orders(req.workspace_id, req.actor, batch)
+                        .await?,
+                ) {
                     match out {
                         Ok((o, _)) => tally.add(o),
                         Err(f) => {
                             tally.fail();
-                            errors.push(row_error(row.line, f.error.code, f.error.field.clone(), f.error.detail.clone()));
+                            errors.push(row_error(
+                                row.line,
+                                f.error.code,
+                                f.error.field.clone(),
+                                f.error.detail.clone(),
+                            ));
                         }
                     }
                 }
@@ -165,14 +239,21 @@ pub async fn import_csv(store: &Store, req: ImportRequest<'_>, bytes: &[u8], pro
                         errors.push(row_error(e.line, e.code, e.field, e.message));
                     }
                     Ok(r) => {
-                        let valid = validate::customer(&r.customer, req.region, now).and_then(|c| {
-                            let mut o = validate::order(&r.order, now)?;
-                            o.refunded_minor = r.refunded_minor;
-                            o.return_reason = r.return_reason.clone();
-                            Ok((c, o))
-                        });
+                        let valid =
+                            validate::customer(&r.customer, req.region, now).and_then(|c| {
+                                let mut o = validate::order(&r.order, now)?;
+                                o.refunded_minor = r.refunded_minor;
+                                o.return_reason = r.return_reason.clone();
+                                Ok((c, o))
+                            });
                         match valid {
-                            Ok((customer, order)) => batch.push(OrderImportRow { line: r.first_line, customer, customer_id: None, order, history: None }),
+                            Ok((customer, order)) => batch.push(OrderImportRow {
+                                line: r.first_line,
+                                customer,
+                                customer_id: None,
+                                order,
+                                history: None,
+                            }),
                             Err(e) => {
                                 tally.fail();
                                 errors.push(row_error(r.first_line, e.code, e.field, e.detail));
@@ -188,12 +269,22 @@ pub async fn import_csv(store: &Store, req: ImportRequest<'_>, bytes: &[u8], pro
         }
     };
     errors.sort_by_key(|e| e.line);
-    let stored = serde_json::to_value(errors.iter().take(STORED_ERRORS).collect::<Vec<_>>()).unwrap_or_default();
+    let stored = serde_json::to_value(errors.iter().take(STORED_ERRORS).collect::<Vec<_>>())
+        .unwrap_or_default();
     let status = match &result {
         Ok(()) => "finished",
         Err(_) => "failed",
     };
-    let record = store.finish_import(req.workspace_id, req.actor, import_id, status, tally.c, &stored).await?;
+    let record = store
+        .finish_import(
+            req.workspace_id,
+            req.actor,
+            import_id,
+            status,
+            tally.c,
+            &stored,
+        )
+        .await?;
     result?;
     Ok(ImportOutcome { record, errors })
 }

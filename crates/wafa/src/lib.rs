@@ -3,6 +3,7 @@
 //! The crate is the server and CLI; see `ARCHITECTURE.md` at the repository root for the map.
 
 pub mod auth;
+pub mod bench;
 pub mod bootstrap;
 pub mod error;
 pub mod http;

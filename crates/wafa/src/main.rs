@@ -6,7 +6,11 @@ use wafa::http::{AppState, Config};
 use wafa::store::Store;
 
 #[derive(Parser)]
-#[command(name = "wafa", version, about = "Wafa (وفاء): self-hosted CRM and customer retention for online stores")]
+#[command(
+    name = "wafa",
+    version,
+    about = "Wafa (وفاء): self-hosted CRM and customer retention for online stores"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -55,11 +59,44 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Performance benchmarks (build with --release). They print numbers; see README.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Import synthetic CSVs (Shopify customers, then orders) and report rows/s.
+    Import {
+        #[arg(long, default_value_t = 1_000_000)]
+        customers: u64,
+        /// Order lines (rows) in the orders file.
+        #[arg(long, default_value_t = 5_000_000)]
+        orders: u64,
+        /// Where the synthetic files are written (and reused).
+        #[arg(long, default_value = "bench-data")]
+        dir: std::path::PathBuf,
+        #[arg(long, env = "WAFA_DATABASE_URL", default_value = "bench-data/bench.db")]
+        database_url: String,
+    },
+    /// Time customer search and timeline pages on a database loaded by `bench import`.
+    Query {
+        #[arg(long, default_value_t = 40)]
+        rounds: usize,
+        #[arg(long, env = "WAFA_DATABASE_URL", default_value = "bench-data/bench.db")]
+        database_url: String,
+    },
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WAFA_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WAFA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 #[tokio::main]
@@ -67,8 +104,55 @@ async fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { bind, db, demo, allow_signup } => serve(&bind, &db.database_url, demo, allow_signup).await,
-        Command::Import { file, workspace, source_id, kind, errors, db } => import(&file, workspace, source_id, kind.as_deref(), errors, &db.database_url).await,
+        Command::Serve {
+            bind,
+            db,
+            demo,
+            allow_signup,
+        } => serve(&bind, &db.database_url, demo, allow_signup).await,
+        Command::Import {
+            file,
+            workspace,
+            source_id,
+            kind,
+            errors,
+            db,
+        } => {
+            import(
+                &file,
+                workspace,
+                source_id,
+                kind.as_deref(),
+                errors,
+                &db.database_url,
+            )
+            .await
+        }
+        Command::Bench {
+            which:
+                BenchCommand::Import {
+                    customers,
+                    orders,
+                    dir,
+                    database_url,
+                },
+        } => wafa::bench::import(wafa::bench::ImportBench {
+            database_url,
+            customers,
+            order_lines: orders,
+            dir,
+        })
+        .await
+        .map_err(Into::into),
+        Command::Bench {
+            which:
+                BenchCommand::Query {
+                    rounds,
+                    database_url,
+                },
+        } => wafa::bench::query(&database_url, rounds)
+            .await
+            .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,7 +163,12 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(bind: &str, database_url: &str, demo: bool, allow_signup: bool) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(
+    bind: &str,
+    database_url: &str,
+    demo: bool,
+    allow_signup: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::connect(database_url).await?;
     if store.workspace_count().await? == 0 {
         if demo {
@@ -90,22 +179,43 @@ async fn serve(bind: &str, database_url: &str, demo: bool, allow_signup: bool) -
             println!("The database is empty: create your workspace with POST /v1/signup, or restart with --demo.");
         }
     }
-    let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| format!("cannot listen on {bind}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr()?;
     println!("Wafa is running on http://{addr}  (API docs: http://{addr}/openapi.json)");
     tracing::info!(%addr, backend = ?store.backend(), "serving");
-    wafa::http::serve(listener, AppState::new(store.clone(), Config { allow_signup })).await?;
+    wafa::http::serve(
+        listener,
+        AppState::new(store.clone(), Config { allow_signup }),
+    )
+    .await?;
     store.close().await;
     Ok(())
 }
 
-async fn pick_workspace(store: &Store, requested: Option<i64>) -> Result<wafa::store::WorkspaceRecord, Box<dyn std::error::Error>> {
+async fn pick_workspace(
+    store: &Store,
+    requested: Option<i64>,
+) -> Result<wafa::store::WorkspaceRecord, Box<dyn std::error::Error>> {
     let all = store.list_workspaces().await?;
     match requested {
-        Some(id) => Ok(all.into_iter().find(|w| w.id == id).ok_or_else(|| format!("no workspace {id}"))?),
+        Some(id) => Ok(all
+            .into_iter()
+            .find(|w| w.id == id)
+            .ok_or_else(|| format!("no workspace {id}"))?),
         None if all.len() == 1 => Ok(all.into_iter().next().expect("one workspace")),
-        None if all.is_empty() => Err("the database has no workspace yet: run `wafa serve --demo` or sign up first".into()),
-        None => Err(format!("several workspaces exist ({}); choose one with --workspace", all.iter().map(|w| format!("{} {}", w.id, w.name)).collect::<Vec<_>>().join(", ")).into()),
+        None if all.is_empty() => Err(
+            "the database has no workspace yet: run `wafa serve --demo` or sign up first".into(),
+        ),
+        None => Err(format!(
+            "several workspaces exist ({}); choose one with --workspace",
+            all.iter()
+                .map(|w| format!("{} {}", w.id, w.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+        .into()),
     }
 }
 
@@ -124,12 +234,27 @@ async fn import(
     let region = wafa_domain::Region::parse(&ws.default_region)?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let expect = kind.map(|k| if k == "customers" { CsvFormat::ShopifyCustomers } else { CsvFormat::GenericOrders });
+    let expect = kind.map(|k| {
+        if k == "customers" {
+            CsvFormat::ShopifyCustomers
+        } else {
+            CsvFormat::GenericOrders
+        }
+    });
     let file_name = file.file_name().map(|f| f.to_string_lossy().into_owned());
-    let req = wafa::import::ImportRequest { workspace_id: ws.id, actor: "cli", region, expect, source_id, file_name: file_name.as_deref() };
+    let req = wafa::import::ImportRequest {
+        workspace_id: ws.id,
+        actor: "cli",
+        region,
+        expect,
+        source_id,
+        file_name: file_name.as_deref(),
+    };
     let started = std::time::Instant::now();
     let progress = |done: u64, total: u64| {
         bar.set_length(total.max(done));
@@ -154,14 +279,25 @@ async fn import(
         r.rows_failed
     );
     if !out.errors.is_empty() {
-        let path = errors_path.unwrap_or_else(|| std::path::PathBuf::from(format!("{}.errors.csv", file.display())));
+        let path = errors_path
+            .unwrap_or_else(|| std::path::PathBuf::from(format!("{}.errors.csv", file.display())));
         let mut w = csv::Writer::from_path(&path)?;
         w.write_record(["line", "code", "field", "message", "message_ar"])?;
         for e in &out.errors {
-            w.write_record([e.line.to_string(), e.code.clone(), e.field.clone().unwrap_or_default(), e.message.clone(), e.message_ar.clone()])?;
+            w.write_record([
+                e.line.to_string(),
+                e.code.clone(),
+                e.field.clone().unwrap_or_default(),
+                e.message.clone(),
+                e.message_ar.clone(),
+            ])?;
         }
         w.flush()?;
-        println!("{} rows were rejected; their errors are in {}", out.errors.len(), path.display());
+        println!(
+            "{} rows were rejected; their errors are in {}",
+            out.errors.len(),
+            path.display()
+        );
     }
     store.close().await;
     Ok(())

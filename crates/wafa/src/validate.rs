@@ -8,7 +8,10 @@ use crate::error::{AppError, AppResult};
 use serde_json::{Map, Value};
 use wafa_domain::customer::{normalize_tag, parse_birthday};
 use wafa_domain::time::parse_timestamp_ms;
-use wafa_domain::{Channel, Consent, ConsentState, Currency, Email, ErrorCode, Language, OrderStatus, PaymentMethod, Phone, Region};
+use wafa_domain::{
+    Channel, Consent, ConsentState, Currency, Email, ErrorCode, Language, OrderStatus,
+    PaymentMethod, Phone, Region,
+};
 use wafa_model::{ConsentInput, CustomerInput, IdentityInput, OrderInput, ProductInput};
 
 pub const MAX_NAME: usize = 200;
@@ -66,7 +69,10 @@ pub fn text(field: &str, v: Option<&str>, max: usize) -> AppResult<Option<String
         return Ok(None);
     }
     if t.chars().count() > max {
-        return Err(AppError::validation(field, format!("longer than {max} characters")));
+        return Err(AppError::validation(
+            field,
+            format!("longer than {max} characters"),
+        ));
     }
     if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(AppError::validation(field, "contains control characters"));
@@ -89,21 +95,51 @@ pub fn identity(i: &IdentityInput, region: Region) -> AppResult<ValidIdentity> {
             verified: i.verified,
         }),
         "external" => {
-            let value = text("value", Some(&i.value), 200)?.ok_or_else(|| AppError::validation("value", "empty external id"))?;
-            let source_id = i.source_id.ok_or_else(|| AppError::validation("source_id", "external ids need a source_id"))?;
+            let value = text("value", Some(&i.value), 200)?
+                .ok_or_else(|| AppError::validation("value", "empty external id"))?;
+            let source_id = i.source_id.ok_or_else(|| {
+                AppError::validation("source_id", "external ids need a source_id")
+            })?;
             // An external id is the source's own key: always authoritative.
-            Ok(ValidIdentity { kind: IdentityKind::External, value, source_id, verified: true })
+            Ok(ValidIdentity {
+                kind: IdentityKind::External,
+                value,
+                source_id,
+                verified: true,
+            })
         }
-        other => Err(AppError::validation("kind", format!("unknown identity kind {other:?} (email, phone, external)"))),
+        other => Err(AppError::validation(
+            "kind",
+            format!("unknown identity kind {other:?} (email, phone, external)"),
+        )),
     }
 }
 
 pub fn consent(c: &ConsentInput, now: i64) -> AppResult<Consent> {
-    let channel = Channel::parse(&c.channel)
-        .ok_or_else(|| AppError::validation("channel", format!("unknown channel {:?} (email, sms, whatsapp, push)", c.channel)))?;
-    let state = ConsentState::parse(&c.state)
-        .ok_or_else(|| AppError::validation("state", format!("unknown consent state {:?} (granted, revoked, unknown)", c.state)))?;
-    Ok(Consent { channel, state, updated_at: now, source: text("source", c.source.as_deref(), 64)? })
+    let channel = Channel::parse(&c.channel).ok_or_else(|| {
+        AppError::validation(
+            "channel",
+            format!(
+                "unknown channel {:?} (email, sms, whatsapp, push)",
+                c.channel
+            ),
+        )
+    })?;
+    let state = ConsentState::parse(&c.state).ok_or_else(|| {
+        AppError::validation(
+            "state",
+            format!(
+                "unknown consent state {:?} (granted, revoked, unknown)",
+                c.state
+            ),
+        )
+    })?;
+    Ok(Consent {
+        channel,
+        state,
+        updated_at: now,
+        source: text("source", c.source.as_deref(), 64)?,
+    })
 }
 
 pub fn consents(list: &[ConsentInput], now: i64) -> AppResult<Vec<Consent>> {
@@ -121,39 +157,54 @@ pub fn language(v: Option<&str>) -> AppResult<Option<String>> {
         None => Ok(None),
         Some(s) => Language::parse(s)
             .map(|l| Some(l.as_str().to_owned()))
-            .ok_or_else(|| AppError::validation("language", format!("unsupported language {s:?} (ar, en)"))),
+            .ok_or_else(|| {
+                AppError::validation("language", format!("unsupported language {s:?} (ar, en)"))
+            }),
     }
 }
 
 pub fn country(v: Option<&str>) -> AppResult<Option<String>> {
     match v.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) if s.len() == 2 && s.chars().all(|c| c.is_ascii_alphabetic()) => Ok(Some(s.to_ascii_uppercase())),
-        Some(s) => Err(AppError::validation("country", format!("{s:?} is not an ISO 3166-1 alpha-2 code"))),
+        Some(s) if s.len() == 2 && s.chars().all(|c| c.is_ascii_alphabetic()) => {
+            Ok(Some(s.to_ascii_uppercase()))
+        }
+        Some(s) => Err(AppError::validation(
+            "country",
+            format!("{s:?} is not an ISO 3166-1 alpha-2 code"),
+        )),
     }
 }
 
 pub fn gender(v: Option<&str>) -> AppResult<Option<String>> {
-    match v.map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()) {
+    match v
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+    {
         None => Ok(None),
         Some(s) if ["male", "female", "other"].contains(&s.as_str()) => Ok(Some(s)),
-        Some(s) => Err(AppError::validation("gender", format!("{s:?}: use male, female or other"))),
+        Some(s) => Err(AppError::validation(
+            "gender",
+            format!("{s:?}: use male, female or other"),
+        )),
     }
 }
 
 pub fn birthday(v: Option<&str>) -> AppResult<Option<String>> {
     match v.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => parse_birthday(s)
-            .map(Some)
-            .ok_or_else(|| AppError::validation("birthday", format!("{s:?}: use YYYY-MM-DD or --MM-DD"))),
+        Some(s) => parse_birthday(s).map(Some).ok_or_else(|| {
+            AppError::validation("birthday", format!("{s:?}: use YYYY-MM-DD or --MM-DD"))
+        }),
     }
 }
 
 pub fn tags(list: &[String]) -> AppResult<Vec<String>> {
     let mut out = Vec::new();
     for (i, t) in list.iter().enumerate() {
-        let t = normalize_tag(t).ok_or_else(|| AppError::validation(&format!("tags[{i}]"), "tags are 1 to 64 characters"))?;
+        let t = normalize_tag(t).ok_or_else(|| {
+            AppError::validation(&format!("tags[{i}]"), "tags are 1 to 64 characters")
+        })?;
         if !out.contains(&t) {
             out.push(t);
         }
@@ -167,11 +218,17 @@ pub fn tags(list: &[String]) -> AppResult<Vec<String>> {
 pub fn attributes(m: &Map<String, Value>) -> AppResult<Map<String, Value>> {
     for k in m.keys() {
         if k.is_empty() || k.chars().count() > 64 {
-            return Err(AppError::validation("attributes", format!("key {k:?} must be 1 to 64 characters")));
+            return Err(AppError::validation(
+                "attributes",
+                format!("key {k:?} must be 1 to 64 characters"),
+            ));
         }
     }
     if Value::Object(m.clone()).to_string().len() > MAX_ATTRIBUTES_BYTES {
-        return Err(AppError::validation("attributes", format!("larger than {MAX_ATTRIBUTES_BYTES} bytes")));
+        return Err(AppError::validation(
+            "attributes",
+            format!("larger than {MAX_ATTRIBUTES_BYTES} bytes"),
+        ));
     }
     Ok(m.clone())
 }
@@ -179,26 +236,39 @@ pub fn attributes(m: &Map<String, Value>) -> AppResult<Map<String, Value>> {
 pub fn timestamp(field: &str, v: Option<&str>) -> AppResult<Option<i64>> {
     match v.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(s) => parse_timestamp_ms(s)
-            .map(Some)
-            .ok_or_else(|| AppError::validation(field, format!("{s:?} is not a date-time (use RFC 3339)"))),
+        Some(s) => parse_timestamp_ms(s).map(Some).ok_or_else(|| {
+            AppError::validation(field, format!("{s:?} is not a date-time (use RFC 3339)"))
+        }),
     }
 }
 
 pub fn customer(input: &CustomerInput, region: Region, now: i64) -> AppResult<ValidCustomer> {
     let mut identities: Vec<ValidIdentity> = Vec::new();
     let mut push = |v: ValidIdentity| {
-        if let Some(existing) = identities.iter_mut().find(|x| x.kind == v.kind && x.value == v.value && x.source_id == v.source_id) {
+        if let Some(existing) = identities
+            .iter_mut()
+            .find(|x| x.kind == v.kind && x.value == v.value && x.source_id == v.source_id)
+        {
             existing.verified |= v.verified;
         } else {
             identities.push(v);
         }
     };
     if let Some(e) = input.email.as_deref().filter(|s| !s.trim().is_empty()) {
-        push(ValidIdentity { kind: IdentityKind::Email, value: Email::parse(e)?.as_str().to_owned(), source_id: 0, verified: input.email_verified });
+        push(ValidIdentity {
+            kind: IdentityKind::Email,
+            value: Email::parse(e)?.as_str().to_owned(),
+            source_id: 0,
+            verified: input.email_verified,
+        });
     }
     if let Some(p) = input.phone.as_deref().filter(|s| !s.trim().is_empty()) {
-        push(ValidIdentity { kind: IdentityKind::Phone, value: Phone::parse(p, region)?.as_str().to_owned(), source_id: 0, verified: input.phone_verified });
+        push(ValidIdentity {
+            kind: IdentityKind::Phone,
+            value: Phone::parse(p, region)?.as_str().to_owned(),
+            source_id: 0,
+            verified: input.phone_verified,
+        });
     }
     for (i, id) in input.identities.iter().enumerate() {
         push(identity(id, region).map_err(|e| e.at(&format!("identities[{i}]")))?);
@@ -257,7 +327,11 @@ pub struct ValidOrder {
 
 fn non_negative(field: &str, v: i64) -> AppResult<i64> {
     if v < 0 {
-        return Err(AppError::field(ErrorCode::InvalidAmount, field, "must not be negative"));
+        return Err(AppError::field(
+            ErrorCode::InvalidAmount,
+            field,
+            "must not be negative",
+        ));
     }
     Ok(v)
 }
@@ -270,16 +344,26 @@ pub fn order_lines(lines: &[wafa_model::OrderLineInput]) -> AppResult<Vec<ValidL
     for (i, l) in lines.iter().enumerate() {
         let at = |e: AppError| e.at(&format!("lines[{i}]"));
         if l.quantity <= 0 || l.quantity > 1_000_000 {
-            return Err(at(AppError::field(ErrorCode::InvalidQuantity, "quantity", format!("{} is not a positive quantity", l.quantity))));
+            return Err(at(AppError::field(
+                ErrorCode::InvalidQuantity,
+                "quantity",
+                format!("{} is not a positive quantity", l.quantity),
+            )));
         }
         let unit = non_negative("unit_price_minor", l.unit_price_minor).map_err(at)?;
-        let total = unit
-            .checked_mul(l.quantity)
-            .ok_or_else(|| at(AppError::field(ErrorCode::InvalidAmount, "unit_price_minor", "amount too large")))?;
+        let total = unit.checked_mul(l.quantity).ok_or_else(|| {
+            at(AppError::field(
+                ErrorCode::InvalidAmount,
+                "unit_price_minor",
+                "amount too large",
+            ))
+        })?;
         out.push(ValidLine {
             product_id: l.product_id,
             sku: text("sku", l.sku.as_deref(), 100).map_err(at)?,
-            title: text("title", Some(&l.title), 300).map_err(at)?.unwrap_or_else(|| "—".to_owned()),
+            title: text("title", Some(&l.title), 300)
+                .map_err(at)?
+                .unwrap_or_else(|| "—".to_owned()),
             quantity: l.quantity,
             unit_price_minor: unit,
             total_minor: total,
@@ -292,14 +376,22 @@ pub fn order(input: &OrderInput, now: i64) -> AppResult<ValidOrder> {
     let currency = Currency::parse(&input.currency)?;
     let status = match input.status.as_deref() {
         None => OrderStatus::Placed,
-        Some(s) => OrderStatus::parse(s).ok_or_else(|| AppError::validation("status", format!("unknown status {s:?}")))?,
+        Some(s) => OrderStatus::parse(s)
+            .ok_or_else(|| AppError::validation("status", format!("unknown status {s:?}")))?,
     };
     let lines = order_lines(&input.lines)?;
-    let subtotal = lines.iter().try_fold(0i64, |acc, l| acc.checked_add(l.total_minor)).ok_or_else(|| AppError::field(ErrorCode::InvalidAmount, "lines", "amount too large"))?;
+    let subtotal = lines
+        .iter()
+        .try_fold(0i64, |acc, l| acc.checked_add(l.total_minor))
+        .ok_or_else(|| AppError::field(ErrorCode::InvalidAmount, "lines", "amount too large"))?;
     let discount = non_negative("discount_minor", input.discount_minor)?;
     let shipping = non_negative("shipping_minor", input.shipping_minor)?;
     let tax = non_negative("tax_minor", input.tax_minor)?;
-    let computed = subtotal.saturating_add(shipping).saturating_add(tax).saturating_sub(discount).max(0);
+    let computed = subtotal
+        .saturating_add(shipping)
+        .saturating_add(tax)
+        .saturating_sub(discount)
+        .max(0);
     let total = match input.total_minor {
         Some(t) => non_negative("total_minor", t)?,
         None => computed,
@@ -311,7 +403,11 @@ pub fn order(input: &OrderInput, now: i64) -> AppResult<ValidOrder> {
         number: text("number", input.number.as_deref(), 64)?,
         currency,
         status,
-        payment_method: input.payment_method.as_deref().map(PaymentMethod::parse_loose).unwrap_or(PaymentMethod::Other),
+        payment_method: input
+            .payment_method
+            .as_deref()
+            .map(PaymentMethod::parse_loose)
+            .unwrap_or(PaymentMethod::Other),
         placed_at: timestamp("placed_at", input.placed_at.as_deref())?.unwrap_or(now),
         lines,
         subtotal_minor: subtotal,
@@ -329,7 +425,8 @@ pub fn product(input: &ProductInput) -> AppResult<(Currency, ProductInput)> {
     let currency = Currency::parse(&input.currency)?;
     non_negative("price_minor", input.price_minor)?;
     let mut p = input.clone();
-    p.title = text("title", Some(&input.title), 300)?.ok_or_else(|| AppError::validation("title", "required"))?;
+    p.title = text("title", Some(&input.title), 300)?
+        .ok_or_else(|| AppError::validation("title", "required"))?;
     p.title_ar = text("title_ar", input.title_ar.as_deref(), 300)?;
     p.sku = text("sku", input.sku.as_deref(), 100)?;
     p.external_id = text("external_id", input.external_id.as_deref(), 200)?;
@@ -383,7 +480,10 @@ impl ValidPatch {
     }
 }
 
-fn opt<T>(v: &Option<Option<String>>, f: impl Fn(Option<&str>) -> AppResult<Option<T>>) -> AppResult<Option<Option<T>>> {
+fn opt<T>(
+    v: &Option<Option<String>>,
+    f: impl Fn(Option<&str>) -> AppResult<Option<T>>,
+) -> AppResult<Option<Option<T>>> {
     match v {
         None => Ok(None),
         Some(inner) => Ok(Some(f(inner.as_deref())?)),

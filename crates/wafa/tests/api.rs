@@ -35,14 +35,19 @@ impl Drop for TestApp {
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn pg_base() -> String {
-    std::env::var("WAFA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("WAFA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 async fn fresh_pg_database() -> Option<String> {
     sqlx::any::install_default_drivers();
     let base = pg_base();
     let admin = format!("{base}/postgres");
-    let conn = sqlx::any::AnyPoolOptions::new().max_connections(1).acquire_timeout(std::time::Duration::from_secs(5)).connect(&admin).await;
+    let conn = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect(&admin)
+        .await;
     let pool = match conn {
         Ok(p) => p,
         Err(e) => {
@@ -57,11 +62,20 @@ async fn fresh_pg_database() -> Option<String> {
     static CLEANED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if !CLEANED.swap(true, Ordering::SeqCst) {
         let mine = format!("wafa_t_{}_", std::process::id());
-        let old = sqlx::query("SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'wafa_t_%'").fetch_all(&pool).await.unwrap_or_default();
+        let old = sqlx::query(
+            "SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'wafa_t_%'",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap_or_default();
         for r in old {
             let n: String = sqlx::Row::get(&r, "datname");
             if !n.starts_with(&mine) {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {n} WITH (FORCE)"))).execute(&pool).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {n} WITH (FORCE)"
+                )))
+                .execute(&pool)
+                .await;
             }
         }
     }
@@ -69,9 +83,15 @@ async fn fresh_pg_database() -> Option<String> {
         "wafa_t_{}_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::SeqCst),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
     );
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.expect("create test database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .expect("create test database");
     pool.close().await;
     Some(format!("{base}/{name}"))
 }
@@ -79,18 +99,28 @@ async fn fresh_pg_database() -> Option<String> {
 async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let (url, sqlite_path) = match backend {
         Backend::Sqlite => {
-            let p = std::env::temp_dir().join(format!("wafa-test-{}-{}.db", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst)));
+            let p = std::env::temp_dir().join(format!(
+                "wafa-test-{}-{}.db",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst)
+            ));
             (p.display().to_string(), Some(p))
         }
         Backend::Postgres => (fresh_pg_database().await?, None),
     };
-    let store = wafa::store::Store::connect(&url).await.expect("connect store");
+    let store = wafa::store::Store::connect(&url)
+        .await
+        .expect("connect store");
     let state = wafa::http::AppState::new(store, wafa::http::Config::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (router, _) = wafa::http::api(state);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    Some(TestApp { base: format!("http://{addr}"), client: Client::new(), sqlite_path })
+    Some(TestApp {
+        base: format!("http://{addr}"),
+        client: Client::new(),
+        sqlite_path,
+    })
 }
 
 /// Run a test body on both backends.
@@ -119,7 +149,13 @@ struct Resp {
 }
 
 impl TestApp {
-    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -139,7 +175,14 @@ impl TestApp {
     async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
-    async fn raw(&self, method: Method, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> Resp {
+    async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Resp {
         let r = self
             .client
             .request(method, format!("{}{path}", self.base))
@@ -151,7 +194,10 @@ impl TestApp {
             .unwrap();
         let status = r.status();
         let text = r.text().await.unwrap_or_default();
-        Resp { status, body: serde_json::from_str(&text).unwrap_or(Value::String(text)) }
+        Resp {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        }
     }
     /// Sign up a new workspace; returns (workspace id, owner token).
     async fn signup(&self, name: &str, email: &str) -> (i64, String) {
@@ -159,11 +205,19 @@ impl TestApp {
             .call(Method::POST, "/v1/signup", None, Some(json!({"workspace_name": name, "email": email, "password": "correct horse battery", "default_currency": "SAR", "default_region": "SA"})))
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-        (r.body["workspace"]["id"].as_i64().unwrap(), r.body["session"]["token"].as_str().unwrap().to_owned())
+        (
+            r.body["workspace"]["id"].as_i64().unwrap(),
+            r.body["session"]["token"].as_str().unwrap().to_owned(),
+        )
     }
     async fn customer(&self, token: &str, body: Value) -> i64 {
         let r = self.post("/v1/customers", token, body).await;
-        assert!(r.status == StatusCode::CREATED || r.status == StatusCode::OK, "{} {:?}", r.status, r.body);
+        assert!(
+            r.status == StatusCode::CREATED || r.status == StatusCode::OK,
+            "{} {:?}",
+            r.status,
+            r.body
+        );
         r.body["customer"]["id"].as_i64().unwrap()
     }
 }
@@ -188,9 +242,17 @@ both!(health_and_openapi_match_routes, |app| {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let r = app.call(m.clone(), &concrete, None, None).await;
             if public.contains(&path.as_str()) {
-                assert!(r.status != StatusCode::NOT_FOUND && r.status != StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {}", r.status);
+                assert!(
+                    r.status != StatusCode::NOT_FOUND && r.status != StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path}: {}",
+                    r.status
+                );
             } else {
-                assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {path} without credentials");
+                assert_eq!(
+                    r.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path} without credentials"
+                );
                 assert_eq!(code(&r), "unauthenticated");
                 assert!(r.body["error"]["message_ar"].as_str().is_some());
             }
@@ -206,36 +268,107 @@ both!(signup_login_roles_and_keys, |app| {
     let me = app.get("/v1/me", &owner).await;
     assert_eq!(me.body["role"], "owner");
     // Sign in: wrong password, then right.
-    let bad = app.call(Method::POST, "/v1/auth/login", None, Some(json!({"email": "nora@example.sa", "password": "nope nope nope"}))).await;
+    let bad = app
+        .call(
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(json!({"email": "nora@example.sa", "password": "nope nope nope"})),
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
     assert_eq!(code(&bad), "invalid_credentials");
-    let ok = app.call(Method::POST, "/v1/auth/login", None, Some(json!({"email": "NORA@example.sa", "password": "correct horse battery"}))).await;
+    let ok = app
+        .call(
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(json!({"email": "NORA@example.sa", "password": "correct horse battery"})),
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "{:?}", ok.body);
     // Staff with each role; what each may do.
     let mut tokens = std::collections::HashMap::new();
     for role in ["admin", "marketer", "agent", "viewer"] {
         let email = format!("{role}@example.sa");
-        let r = app.post("/v1/users", &owner, json!({"email": email, "password": "a long password", "role": role})).await;
+        let r = app
+            .post(
+                "/v1/users",
+                &owner,
+                json!({"email": email, "password": "a long password", "role": role}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-        let s = app.call(Method::POST, "/v1/auth/login", None, Some(json!({"email": email, "password": "a long password"}))).await;
+        let s = app
+            .call(
+                Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(json!({"email": email, "password": "a long password"})),
+            )
+            .await;
         tokens.insert(role, s.body["token"].as_str().unwrap().to_owned());
     }
     let new_customer = json!({"first_name": "سارة", "email": "sara@example.com"});
-    assert_eq!(app.post("/v1/customers", &tokens["viewer"], new_customer.clone()).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.post("/v1/customers", &tokens["agent"], new_customer.clone()).await.status, StatusCode::CREATED);
-    assert_eq!(app.get("/v1/customers", &tokens["viewer"]).await.status, StatusCode::OK);
-    assert_eq!(app.get("/v1/api-keys", &tokens["agent"]).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.get("/v1/api-keys", &tokens["marketer"]).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.get("/v1/audit", &tokens["marketer"]).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.get("/v1/audit", &tokens["admin"]).await.status, StatusCode::OK);
+    assert_eq!(
+        app.post("/v1/customers", &tokens["viewer"], new_customer.clone())
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post("/v1/customers", &tokens["agent"], new_customer.clone())
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.get("/v1/customers", &tokens["viewer"]).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/v1/api-keys", &tokens["agent"]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("/v1/api-keys", &tokens["marketer"]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("/v1/audit", &tokens["marketer"]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get("/v1/audit", &tokens["admin"]).await.status,
+        StatusCode::OK
+    );
     // An admin cannot create owners; the last owner cannot be demoted.
-    let r = app.post("/v1/users", &tokens["admin"], json!({"email": "x@example.sa", "password": "a long password", "role": "owner"})).await;
+    let r = app
+        .post(
+            "/v1/users",
+            &tokens["admin"],
+            json!({"email": "x@example.sa", "password": "a long password", "role": "owner"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let owner_id = me.body["user_id"].as_i64().unwrap();
-    let r = app.call(Method::PUT, &format!("/v1/users/{owner_id}/role"), Some(&owner), Some(json!({"role": "viewer"}))).await;
+    let r = app
+        .call(
+            Method::PUT,
+            &format!("/v1/users/{owner_id}/role"),
+            Some(&owner),
+            Some(json!({"role": "viewer"})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     // API keys carry scopes and nothing more.
-    let k = app.post("/v1/api-keys", &owner, json!({"name": "reporting", "scopes": ["customers:read"]})).await;
+    let k = app
+        .post(
+            "/v1/api-keys",
+            &owner,
+            json!({"name": "reporting", "scopes": ["customers:read"]}),
+        )
+        .await;
     assert_eq!(k.status, StatusCode::CREATED, "{:?}", k.body);
     let key = k.body["key"].as_str().unwrap().to_owned();
     assert_eq!(app.get("/v1/customers", &key).await.status, StatusCode::OK);
@@ -243,20 +376,52 @@ both!(signup_login_roles_and_keys, |app| {
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
     assert_eq!(code(&denied), "forbidden");
     // An agent cannot mint a key with scopes it lacks (nor any key at all).
-    let r = app.post("/v1/api-keys", &tokens["agent"], json!({"name": "x", "scopes": ["customers:read"]})).await;
+    let r = app
+        .post(
+            "/v1/api-keys",
+            &tokens["agent"],
+            json!({"name": "x", "scopes": ["customers:read"]}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // Revoked keys stop working at once.
     let kid = k.body["api_key"]["id"].as_i64().unwrap();
-    assert_eq!(app.call(Method::DELETE, &format!("/v1/api-keys/{kid}"), Some(&owner), None).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.get("/v1/customers", &key).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.call(
+            Method::DELETE,
+            &format!("/v1/api-keys/{kid}"),
+            Some(&owner),
+            None
+        )
+        .await
+        .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get("/v1/customers", &key).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     // Logout ends the session.
     let t = ok.body["token"].as_str().unwrap();
-    assert_eq!(app.call(Method::POST, "/v1/auth/logout", Some(t), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.call(Method::POST, "/v1/auth/logout", Some(t), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(app.get("/v1/me", t).await.status, StatusCode::UNAUTHORIZED);
     // Sign-in is rate limited.
     let mut last = StatusCode::OK;
     for _ in 0..12 {
-        last = app.call(Method::POST, "/v1/auth/login", None, Some(json!({"email": "nora@example.sa", "password": "wrong wrong wrong"}))).await.status;
+        last = app
+            .call(
+                Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(json!({"email": "nora@example.sa", "password": "wrong wrong wrong"})),
+            )
+            .await
+            .status;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 });
@@ -265,25 +430,84 @@ both!(workspaces_are_isolated_on_every_route, |app| {
     let (_, a) = app.signup("Store A", "a@example.sa").await;
     let (_, b) = app.signup("Store B", "b@example.sa").await;
     // Workspace A gets one of everything.
-    let src = app.post("/v1/sources", &a, json!({"platform": "salla", "name": "Salla store"})).await.body["id"].as_i64().unwrap();
-    let company = app.post("/v1/companies", &a, json!({"name": "شركة النخبة"})).await.body["id"].as_i64().unwrap();
+    let src = app
+        .post(
+            "/v1/sources",
+            &a,
+            json!({"platform": "salla", "name": "Salla store"}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let company = app
+        .post("/v1/companies", &a, json!({"name": "شركة النخبة"}))
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
     let c1 = app.customer(&a, json!({"first_name": "خالد", "email": "k@a.sa", "company_id": company, "identities": [{"kind": "external", "value": "cust-1", "source_id": src}]})).await;
-    let c2 = app.customer(&a, json!({"first_name": "ريم", "phone": "0501112233"})).await;
-    let product = app.post("/v1/products", &a, json!({"title": "Oud", "price_minor": 10000, "currency": "SAR"})).await.body["id"].as_i64().unwrap();
+    let c2 = app
+        .customer(&a, json!({"first_name": "ريم", "phone": "0501112233"}))
+        .await;
+    let product = app
+        .post(
+            "/v1/products",
+            &a,
+            json!({"title": "Oud", "price_minor": 10000, "currency": "SAR"}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
     let order = app.post("/v1/orders", &a, json!({"customer_id": c1, "currency": "SAR", "lines": [{"product_id": product, "title": "Oud", "quantity": 1, "unit_price_minor": 10000}]})).await;
     assert_eq!(order.status, StatusCode::CREATED, "{:?}", order.body);
     let order = order.body["id"].as_i64().unwrap();
-    let cart = app.post("/v1/carts", &a, json!({"customer_id": c1, "currency": "SAR", "status": "abandoned", "lines": []})).await.body["id"].as_i64().unwrap();
-    app.post(&format!("/v1/customers/{c1}/notes"), &a, json!({"body": "VIP"})).await;
-    let merge = app.post(&format!("/v1/customers/{c1}/merge"), &a, json!({"other_id": c2})).await;
+    let cart = app
+        .post(
+            "/v1/carts",
+            &a,
+            json!({"customer_id": c1, "currency": "SAR", "status": "abandoned", "lines": []}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    app.post(
+        &format!("/v1/customers/{c1}/notes"),
+        &a,
+        json!({"body": "VIP"}),
+    )
+    .await;
+    let merge = app
+        .post(
+            &format!("/v1/customers/{c1}/merge"),
+            &a,
+            json!({"other_id": c2}),
+        )
+        .await;
     assert_eq!(merge.status, StatusCode::CREATED, "{:?}", merge.body);
     let merge_id = merge.body["id"].as_i64().unwrap();
-    let kid = app.post("/v1/api-keys", &a, json!({"name": "k", "scopes": ["customers:read"]})).await.body["api_key"]["id"].as_i64().unwrap();
-    let a_user = app.get("/v1/me", &a).await.body["user_id"].as_i64().unwrap();
+    let kid = app
+        .post(
+            "/v1/api-keys",
+            &a,
+            json!({"name": "k", "scopes": ["customers:read"]}),
+        )
+        .await
+        .body["api_key"]["id"]
+        .as_i64()
+        .unwrap();
+    let a_user = app.get("/v1/me", &a).await.body["user_id"]
+        .as_i64()
+        .unwrap();
 
     // For every documented route with an id, B using A's id must get 404 (never A's data,
     // never a change).
-    let doc = app.call(Method::GET, "/openapi.json", None, None).await.body;
+    let doc = app
+        .call(Method::GET, "/openapi.json", None, None)
+        .await
+        .body;
     let mut checked = 0;
     for (path, ops) in doc["paths"].as_object().unwrap() {
         if !path.contains("{id}") {
@@ -320,28 +544,81 @@ both!(workspaces_are_isolated_on_every_route, |app| {
                 ("PUT", _) => Some(json!({"role": "viewer"})),
                 _ => None,
             };
-            let q = if path.ends_with("merge-preview") { format!("{concrete}?other_id={c2}") } else { concrete.clone() };
+            let q = if path.ends_with("merge-preview") {
+                format!("{concrete}?other_id={c2}")
+            } else {
+                concrete.clone()
+            };
             let r = app.call(m.clone(), &q, Some(&b), body).await;
-            assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path} from another workspace: {:?}", r.body);
+            assert_eq!(
+                r.status,
+                StatusCode::NOT_FOUND,
+                "{method} {path} from another workspace: {:?}",
+                r.body
+            );
             checked += 1;
         }
     }
     assert!(checked >= 15, "only {checked} id routes checked");
     // Lists in B show none of A's data.
-    for list in ["/v1/customers", "/v1/orders", "/v1/products", "/v1/carts", "/v1/companies", "/v1/merges", "/v1/audit"] {
+    for list in [
+        "/v1/customers",
+        "/v1/orders",
+        "/v1/products",
+        "/v1/carts",
+        "/v1/companies",
+        "/v1/merges",
+        "/v1/audit",
+    ] {
         let r = app.get(list, &b).await;
         assert_eq!(r.status, StatusCode::OK, "{list}");
         let n = r.body["items"].as_array().map(|v| v.len()).unwrap_or(0);
         let allowed = if list == "/v1/audit" { 1 } else { 0 }; // B's own workspace.create
         assert!(n <= allowed, "{list} in B shows {n} items");
     }
-    assert_eq!(app.get("/v1/sources", &b).await.body.as_array().unwrap().len(), 0);
-    assert_eq!(app.get("/v1/api-keys", &b).await.body.as_array().unwrap().len(), 0);
-    assert_eq!(app.get("/v1/users", &b).await.body.as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.get("/v1/sources", &b)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        app.get("/v1/api-keys", &b)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        app.get("/v1/users", &b)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // B cannot reference A's records from its own writes either.
-    let r = app.post("/v1/orders", &b, json!({"customer_id": c1, "currency": "SAR"})).await;
+    let r = app
+        .post(
+            "/v1/orders",
+            &b,
+            json!({"customer_id": c1, "currency": "SAR"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
-    let r = app.post("/v1/customers", &b, json!({"first_name": "x", "company_id": company})).await;
+    let r = app
+        .post(
+            "/v1/customers",
+            &b,
+            json!({"first_name": "x", "company_id": company}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
     let r = app.post("/v1/customers", &b, json!({"first_name": "x", "identities": [{"kind": "external", "value": "cust-1", "source_id": src}]})).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
@@ -353,35 +630,117 @@ both!(workspaces_are_isolated_on_every_route, |app| {
 both!(bad_input_gets_clear_errors, |app| {
     let (_, t) = app.signup("Errors", "e@example.sa").await;
     let cases: Vec<(Value, StatusCode, &str)> = vec![
-        (json!({"phone": "12"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_phone"),
-        (json!({"email": "not-an-email"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid_email"),
-        (json!({"first_name": 42}), StatusCode::BAD_REQUEST, "invalid_json"),
-        (json!({"first_nam": "typo"}), StatusCode::BAD_REQUEST, "invalid_json"),
-        (json!({"birthday": "1990-02-30"}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        (json!({"language": "xx"}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        (json!({"consents": [{"channel": "fax", "state": "granted"}]}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-        (json!({"identities": [{"kind": "external", "value": "x"}]}), StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+        (
+            json!({"phone": "12"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_phone",
+        ),
+        (
+            json!({"email": "not-an-email"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_email",
+        ),
+        (
+            json!({"first_name": 42}),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            json!({"first_nam": "typo"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            json!({"birthday": "1990-02-30"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            json!({"language": "xx"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            json!({"consents": [{"channel": "fax", "state": "granted"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
+        (
+            json!({"identities": [{"kind": "external", "value": "x"}]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        ),
     ];
     for (body, status, c) in cases {
         let r = app.post("/v1/customers", &t, body.clone()).await;
         assert_eq!(r.status, status, "{body}: {:?}", r.body);
         assert_eq!(code(&r), c, "{body}");
-        assert!(r.body["error"]["message"].is_string() && r.body["error"]["message_ar"].is_string());
+        assert!(
+            r.body["error"]["message"].is_string() && r.body["error"]["message_ar"].is_string()
+        );
     }
-    let r = app.raw(Method::POST, "/v1/customers", &t, "application/json", b"{not json".to_vec()).await;
-    assert_eq!((r.status, code(&r)), (StatusCode::BAD_REQUEST, "invalid_json"));
-    let r = app.raw(Method::POST, "/v1/customers", &t, "text/plain", b"{}".to_vec()).await;
-    assert_eq!((r.status, code(&r)), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
+    let r = app
+        .raw(
+            Method::POST,
+            "/v1/customers",
+            &t,
+            "application/json",
+            b"{not json".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, code(&r)),
+        (StatusCode::BAD_REQUEST, "invalid_json")
+    );
+    let r = app
+        .raw(
+            Method::POST,
+            "/v1/customers",
+            &t,
+            "text/plain",
+            b"{}".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, code(&r)),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    );
     let big = format!("{{\"first_name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
-    let r = app.raw(Method::POST, "/v1/customers", &t, "application/json", big.into_bytes()).await;
-    assert_eq!((r.status, code(&r)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+    let r = app
+        .raw(
+            Method::POST,
+            "/v1/customers",
+            &t,
+            "application/json",
+            big.into_bytes(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, code(&r)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
     let cid = app.customer(&t, json!({"first_name": "Ali"})).await;
     let order_cases: Vec<(Value, &str)> = vec![
-        (json!({"customer_id": cid, "currency": "XYZ"}), "invalid_currency"),
-        (json!({"customer_id": cid, "currency": "SAR", "lines": [{"title": "x", "quantity": -1, "unit_price_minor": 100}]}), "invalid_quantity"),
-        (json!({"customer_id": cid, "currency": "SAR", "discount_minor": -5}), "invalid_amount"),
-        (json!({"customer_id": cid, "currency": "SAR", "status": "teleported"}), "validation_failed"),
-        (json!({"customer_id": cid, "currency": "SAR", "placed_at": "yesterday"}), "validation_failed"),
+        (
+            json!({"customer_id": cid, "currency": "XYZ"}),
+            "invalid_currency",
+        ),
+        (
+            json!({"customer_id": cid, "currency": "SAR", "lines": [{"title": "x", "quantity": -1, "unit_price_minor": 100}]}),
+            "invalid_quantity",
+        ),
+        (
+            json!({"customer_id": cid, "currency": "SAR", "discount_minor": -5}),
+            "invalid_amount",
+        ),
+        (
+            json!({"customer_id": cid, "currency": "SAR", "status": "teleported"}),
+            "validation_failed",
+        ),
+        (
+            json!({"customer_id": cid, "currency": "SAR", "placed_at": "yesterday"}),
+            "validation_failed",
+        ),
     ];
     for (body, c) in order_cases {
         let r = app.post("/v1/orders", &t, body.clone()).await;
@@ -389,24 +748,56 @@ both!(bad_input_gets_clear_errors, |app| {
         assert!(r.status.is_client_error());
     }
     // Nothing half-written: no orders exist after all those failures.
-    assert_eq!(app.get("/v1/orders", &t).await.body["items"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        app.get("/v1/orders", &t).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     let r = app.get("/v1/customers/notanumber", &t).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = app.get("/v1/customers?limit=5000", &t).await;
     assert_eq!(code(&r), "validation_failed");
     let r = app.get("/v1/customers?cursor=garbage!", &t).await;
     assert_eq!(code(&r), "invalid_cursor");
-    let r = app.post("/v1/orders/999999/status", &t, json!({"status": "paid"})).await;
+    let r = app
+        .post("/v1/orders/999999/status", &t, json!({"status": "paid"}))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 });
 
 both!(search_by_arabic_variants_phone_email_external_id, |app| {
     let (_, t) = app.signup("Search", "s@example.sa").await;
-    let src = app.post("/v1/sources", &t, json!({"platform": "shopify", "name": "Shopify"})).await.body["id"].as_i64().unwrap();
-    let ahmad = app.customer(&t, json!({"first_name": "أحمد", "last_name": "العتيبي", "phone": "+966 50 123 4567"})).await;
-    let fatima = app.customer(&t, json!({"first_name": "فاطمة", "last_name": "الزهراء", "email": "Fatima.Z@Example.com"})).await;
+    let src = app
+        .post(
+            "/v1/sources",
+            &t,
+            json!({"platform": "shopify", "name": "Shopify"}),
+        )
+        .await
+        .body["id"]
+        .as_i64()
+        .unwrap();
+    let ahmad = app
+        .customer(
+            &t,
+            json!({"first_name": "أحمد", "last_name": "العتيبي", "phone": "+966 50 123 4567"}),
+        )
+        .await;
+    let fatima = app
+        .customer(
+            &t,
+            json!({"first_name": "فاطمة", "last_name": "الزهراء", "email": "Fatima.Z@Example.com"}),
+        )
+        .await;
     let mona = app.customer(&t, json!({"first_name": "مُنى", "last_name": "إبراهيم", "identities": [{"kind": "external", "value": "SHP-7788", "source_id": src}]})).await;
-    let john = app.customer(&t, json!({"first_name": "John", "last_name": "O'Neil", "phone": "+971501234567"})).await;
+    let john = app
+        .customer(
+            &t,
+            json!({"first_name": "John", "last_name": "O'Neil", "phone": "+971501234567"}),
+        )
+        .await;
     let find = |q: &str| {
         let url = format!("/v1/customers?q={}", urlencode(q));
         let q = q.to_owned();
@@ -415,7 +806,12 @@ both!(search_by_arabic_variants_phone_email_external_id, |app| {
         async move {
             let r = app.get(&url, &t).await;
             assert_eq!(r.status, StatusCode::OK, "{q}: {:?}", r.body);
-            r.body["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect::<Vec<_>>()
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
         }
     };
     assert_eq!(find("احمد").await, vec![ahmad]);
@@ -437,7 +833,9 @@ both!(search_by_arabic_variants_phone_email_external_id, |app| {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -446,7 +844,13 @@ fn urlencode(s: &str) -> String {
 both!(identity_resolution_and_consent_safe_merges, |app| {
     let (_, t) = app.signup("Identity", "i@example.sa").await;
     // Same verified email → the same customer; unverified does not resolve.
-    let first = app.post("/v1/customers", &t, json!({"first_name": "Laila", "email": "laila@example.com", "email_verified": true})).await;
+    let first = app
+        .post(
+            "/v1/customers",
+            &t,
+            json!({"first_name": "Laila", "email": "laila@example.com", "email_verified": true}),
+        )
+        .await;
     assert_eq!(first.status, StatusCode::CREATED);
     let id = first.body["customer"]["id"].as_i64().unwrap();
     let again = app.post("/v1/customers", &t, json!({"email": "LAILA@example.com", "email_verified": true, "phone": "0551234567", "tags": ["vip"]})).await;
@@ -455,10 +859,21 @@ both!(identity_resolution_and_consent_safe_merges, |app| {
     assert_eq!(again.body["customer"]["id"].as_i64().unwrap(), id);
     assert_eq!(again.body["customer"]["first_name"], "Laila");
     assert_eq!(again.body["customer"]["tags"], json!(["vip"]));
-    let unverified = app.post("/v1/customers", &t, json!({"email": "laila@example.com"})).await;
-    assert_eq!(unverified.status, StatusCode::CREATED, "an unverified email must not take over a profile");
+    let unverified = app
+        .post("/v1/customers", &t, json!({"email": "laila@example.com"}))
+        .await;
+    assert_eq!(
+        unverified.status,
+        StatusCode::CREATED,
+        "an unverified email must not take over a profile"
+    );
     // Two different customers named by one record: refused, never guessed.
-    let other = app.customer(&t, json!({"first_name": "Huda", "phone": "0559876543", "phone_verified": true})).await;
+    let other = app
+        .customer(
+            &t,
+            json!({"first_name": "Huda", "phone": "0559876543", "phone_verified": true}),
+        )
+        .await;
     let r = app.post("/v1/customers", &t, json!({"email": "laila@example.com", "email_verified": true, "phone": "0559876543", "phone_verified": true})).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(code(&r), "duplicate_identity");
@@ -468,31 +883,75 @@ both!(identity_resolution_and_consent_safe_merges, |app| {
     let b = app.customer(&t, json!({"first_name": "عمر", "phone": "0561234567", "city": "Riyadh", "consents": [{"channel": "whatsapp", "state": "revoked"}, {"channel": "sms", "state": "granted"}]})).await;
     let ob = app.post("/v1/orders", &t, json!({"customer_id": b, "currency": "SAR", "external_id": "o-1", "status": "paid", "payment_method": "mada", "lines": [{"title": "Dates", "quantity": 2, "unit_price_minor": 2500}]})).await;
     assert_eq!(ob.status, StatusCode::CREATED, "{:?}", ob.body);
-    app.post(&format!("/v1/customers/{b}/notes"), &t, json!({"body": "يفضل التواصل مساءً"})).await;
-    let preview = app.get(&format!("/v1/customers/{a}/merge-preview?other_id={b}"), &t).await;
+    app.post(
+        &format!("/v1/customers/{b}/notes"),
+        &t,
+        json!({"body": "يفضل التواصل مساءً"}),
+    )
+    .await;
+    let preview = app
+        .get(&format!("/v1/customers/{a}/merge-preview?other_id={b}"), &t)
+        .await;
     assert_eq!(preview.body["consent_conflicts"], json!(["whatsapp"]));
     assert_eq!(preview.body["moves"]["orders"], 1);
-    let refused = app.post(&format!("/v1/customers/{a}/merge"), &t, json!({"other_id": b})).await;
+    let refused = app
+        .post(
+            &format!("/v1/customers/{a}/merge"),
+            &t,
+            json!({"other_id": b}),
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(code(&refused), "consent_conflict");
     // Refusal changed nothing.
     assert!(app.get(&format!("/v1/customers/{b}"), &t).await.body["merged_into"].is_null());
-    let merged = app.post(&format!("/v1/customers/{a}/merge"), &t, json!({"other_id": b, "consent_resolution": {"whatsapp": "revoked"}})).await;
+    let merged = app
+        .post(
+            &format!("/v1/customers/{a}/merge"),
+            &t,
+            json!({"other_id": b, "consent_resolution": {"whatsapp": "revoked"}}),
+        )
+        .await;
     assert_eq!(merged.status, StatusCode::CREATED, "{:?}", merged.body);
     let merge_id = merged.body["id"].as_i64().unwrap();
     let survivor = app.get(&format!("/v1/customers/{a}"), &t).await.body;
     assert_eq!(survivor["city"], "Riyadh");
     assert_eq!(survivor["stats"]["orders_count"], 1);
     assert_eq!(survivor["identities"].as_array().unwrap().len(), 2);
-    let wa = survivor["consents"].as_array().unwrap().iter().find(|c| c["channel"] == "whatsapp").unwrap().clone();
+    let wa = survivor["consents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "whatsapp")
+        .unwrap()
+        .clone();
     assert_eq!(wa["state"], "revoked");
-    assert_eq!(app.get(&format!("/v1/customers/{b}"), &t).await.body["merged_into"], a);
-    assert_eq!(app.get(&format!("/v1/orders?customer_id={a}"), &t).await.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.get(&format!("/v1/customers/{b}"), &t).await.body["merged_into"],
+        a
+    );
+    assert_eq!(
+        app.get(&format!("/v1/orders?customer_id={a}"), &t)
+            .await
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // The merged record no longer appears in lists or accepts writes.
-    let r = app.post(&format!("/v1/customers/{b}/notes"), &t, json!({"body": "x"})).await;
+    let r = app
+        .post(
+            &format!("/v1/customers/{b}/notes"),
+            &t,
+            json!({"body": "x"}),
+        )
+        .await;
     assert_eq!(code(&r), "already_merged");
     // Undo puts everything back.
-    let undone = app.post(&format!("/v1/merges/{merge_id}/undo"), &t, json!({})).await;
+    let undone = app
+        .post(&format!("/v1/merges/{merge_id}/undo"), &t, json!({}))
+        .await;
     assert_eq!(undone.status, StatusCode::OK, "{:?}", undone.body);
     let a_after = app.get(&format!("/v1/customers/{a}"), &t).await.body;
     let b_after = app.get(&format!("/v1/customers/{b}"), &t).await.body;
@@ -501,22 +960,40 @@ both!(identity_resolution_and_consent_safe_merges, |app| {
     assert_eq!(a_after["identities"].as_array().unwrap().len(), 1);
     assert!(b_after["merged_into"].is_null());
     assert_eq!(b_after["stats"]["orders_count"], 1);
-    let wa = a_after["consents"].as_array().unwrap().iter().find(|c| c["channel"] == "whatsapp").unwrap().clone();
+    let wa = a_after["consents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "whatsapp")
+        .unwrap()
+        .clone();
     assert_eq!(wa["state"], "granted");
     let notes = app.get(&format!("/v1/customers/{b}/notes"), &t).await.body;
     assert_eq!(notes["items"].as_array().unwrap().len(), 1);
-    let again = app.post(&format!("/v1/merges/{merge_id}/undo"), &t, json!({})).await;
+    let again = app
+        .post(&format!("/v1/merges/{merge_id}/undo"), &t, json!({}))
+        .await;
     assert_eq!(code(&again), "merge_not_undoable");
     // Both are audited.
     let audit = app.get("/v1/audit?limit=200", &t).await.body;
-    let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
-    assert!(actions.contains(&"customer.merge") && actions.contains(&"customer.unmerge"), "{actions:?}");
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"customer.merge") && actions.contains(&"customer.unmerge"),
+        "{actions:?}"
+    );
     let _ = other;
 });
 
 both!(orders_lifecycle_money_and_timeline, |app| {
     let (_, t) = app.signup("Orders", "o@example.sa").await;
-    let c = app.customer(&t, json!({"first_name": "Yousef", "phone": "+96550123456"})).await;
+    let c = app
+        .customer(&t, json!({"first_name": "Yousef", "phone": "+96550123456"}))
+        .await;
     // KWD has three decimals: amounts are minor units (fils).
     let o = app.post("/v1/orders", &t, json!({"customer_id": c, "currency": "KWD", "external_id": "k-1", "payment_method": "cod", "lines": [{"title": "Bakhoor", "quantity": 3, "unit_price_minor": 2500}], "shipping_minor": 1500})).await;
     assert_eq!(o.status, StatusCode::CREATED, "{:?}", o.body);
@@ -525,39 +1002,88 @@ both!(orders_lifecycle_money_and_timeline, |app| {
     assert_eq!(o.body["payment_method"], "cash_on_delivery");
     let id = o.body["id"].as_i64().unwrap();
     // Retried delivery of the same order: the same order, not a second.
-    let again = app.post("/v1/orders", &t, json!({"customer_id": c, "currency": "KWD", "external_id": "k-1"})).await;
+    let again = app
+        .post(
+            "/v1/orders",
+            &t,
+            json!({"customer_id": c, "currency": "KWD", "external_id": "k-1"}),
+        )
+        .await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.body["id"].as_i64().unwrap(), id);
     // Cash on delivery: no revenue until delivered.
     let rev = |b: &Value| b["stats"]["net_revenue"].as_array().unwrap().clone();
     assert!(rev(&app.get(&format!("/v1/customers/{c}"), &t).await.body).is_empty());
     for s in ["shipped", "delivered"] {
-        let r = app.post(&format!("/v1/orders/{id}/status"), &t, json!({"status": s})).await;
+        let r = app
+            .post(&format!("/v1/orders/{id}/status"), &t, json!({"status": s}))
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{s}: {:?}", r.body);
     }
-    assert_eq!(rev(&app.get(&format!("/v1/customers/{c}"), &t).await.body), vec![json!({"currency": "KWD", "amount_minor": 9000, "amount": "9.000"})]);
+    assert_eq!(
+        rev(&app.get(&format!("/v1/customers/{c}"), &t).await.body),
+        vec![json!({"currency": "KWD", "amount_minor": 9000, "amount": "9.000"})]
+    );
     // Illegal move.
-    let r = app.post(&format!("/v1/orders/{id}/status"), &t, json!({"status": "placed"})).await;
+    let r = app
+        .post(
+            &format!("/v1/orders/{id}/status"),
+            &t,
+            json!({"status": "placed"}),
+        )
+        .await;
     assert_eq!(code(&r), "invalid_status_transition");
     // Partial refund, then a return with a reason.
-    let r = app.post(&format!("/v1/orders/{id}/status"), &t, json!({"status": "delivered", "refund_minor": 2500})).await;
+    let r = app
+        .post(
+            &format!("/v1/orders/{id}/status"),
+            &t,
+            json!({"status": "delivered", "refund_minor": 2500}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["refunded_minor"], 2500);
-    let r = app.post(&format!("/v1/orders/{id}/status"), &t, json!({"status": "delivered", "refund_minor": 99999})).await;
+    let r = app
+        .post(
+            &format!("/v1/orders/{id}/status"),
+            &t,
+            json!({"status": "delivered", "refund_minor": 99999}),
+        )
+        .await;
     assert_eq!(code(&r), "invalid_amount");
-    assert_eq!(rev(&app.get(&format!("/v1/customers/{c}"), &t).await.body)[0]["amount_minor"], 6500);
-    let r = app.post(&format!("/v1/orders/{id}/status"), &t, json!({"status": "returned", "reason": "damaged", "note": "box crushed"})).await;
+    assert_eq!(
+        rev(&app.get(&format!("/v1/customers/{c}"), &t).await.body)[0]["amount_minor"],
+        6500
+    );
+    let r = app
+        .post(
+            &format!("/v1/orders/{id}/status"),
+            &t,
+            json!({"status": "returned", "reason": "damaged", "note": "box crushed"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["return_reason"], "damaged");
-    let hist: Vec<&str> = r.body["status_history"].as_array().unwrap().iter().map(|h| h["status"].as_str().unwrap()).collect();
-    assert_eq!(hist, vec!["placed", "shipped", "delivered", "delivered", "returned"]);
+    let hist: Vec<&str> = r.body["status_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        hist,
+        vec!["placed", "shipped", "delivered", "delivered", "returned"]
+    );
     assert!(rev(&app.get(&format!("/v1/customers/{c}"), &t).await.body).is_empty());
     // A prepaid order placed directly as paid counts at once.
     let p = app.post("/v1/orders", &t, json!({"customer_id": c, "currency": "SAR", "status": "paid", "payment_method": "card", "total_minor": 19950})).await;
     assert_eq!(p.status, StatusCode::CREATED);
     let cust = app.get(&format!("/v1/customers/{c}"), &t).await.body;
     assert_eq!(cust["stats"]["orders_count"], 2);
-    assert_eq!(rev(&cust), vec![json!({"currency": "SAR", "amount_minor": 19950, "amount": "199.50"})]);
+    assert_eq!(
+        rev(&cust),
+        vec![json!({"currency": "SAR", "amount_minor": 19950, "amount": "199.50"})]
+    );
     // The timeline pages newest first, with cursors, without gaps or repeats.
     for i in 0..7 {
         app.post(&format!("/v1/customers/{c}/events"), &t, json!({"name": "Product Viewed", "properties": {"i": i}, "occurred_at": format!("2030-01-0{}T10:00:00Z", i + 1)})).await;
@@ -572,7 +1098,11 @@ both!(orders_lifecycle_money_and_timeline, |app| {
         let r = app.get(&url, &t).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         for e in r.body["items"].as_array().unwrap() {
-            seen.push((e["occurred_at"].as_str().unwrap().to_owned(), e["id"].as_i64().unwrap(), e["kind"].as_str().unwrap().to_owned()));
+            seen.push((
+                e["occurred_at"].as_str().unwrap().to_owned(),
+                e["id"].as_i64().unwrap(),
+                e["kind"].as_str().unwrap().to_owned(),
+            ));
         }
         cursor = r.body["next_cursor"].as_str().map(str::to_owned);
         if cursor.is_none() {
@@ -580,13 +1110,16 @@ both!(orders_lifecycle_money_and_timeline, |app| {
         }
     }
     let mut sorted = seen.clone();
-    sorted.sort_by(|a, b| (b.0.clone(), b.1).cmp(&(a.0.clone(), a.1)));
+    sorted.sort_by_key(|s| std::cmp::Reverse((s.0.clone(), s.1)));
     assert_eq!(seen, sorted, "newest first");
     let ids: std::collections::HashSet<i64> = seen.iter().map(|s| s.1).collect();
     assert_eq!(ids.len(), seen.len(), "no repeats");
     assert_eq!(seen[0].2, "event");
     for kind in ["order_placed", "order_status", "event", "customer_created"] {
-        assert!(seen.iter().any(|s| s.2 == kind), "{kind} missing from timeline");
+        assert!(
+            seen.iter().any(|s| s.2 == kind),
+            "{kind} missing from timeline"
+        );
     }
 });
 
@@ -604,7 +1137,13 @@ both!(customer_list_pagination_and_filters, |app| {
             None => "/v1/customers?limit=10".to_owned(),
         };
         let r = app.get(&url, &t).await;
-        all.extend(r.body["items"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()));
+        all.extend(
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_i64().unwrap()),
+        );
         cursor = r.body["next_cursor"].as_str().map(str::to_owned);
         if cursor.is_none() {
             break;
@@ -612,8 +1151,20 @@ both!(customer_list_pagination_and_filters, |app| {
     }
     assert_eq!(all.len(), 23);
     assert!(all.windows(2).all(|w| w[0] > w[1]));
-    assert_eq!(app.get("/v1/customers?tag=even&limit=200", &t).await.body["items"].as_array().unwrap().len(), 12);
-    assert_eq!(app.get("/v1/customers?city=Jeddah", &t).await.body["items"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        app.get("/v1/customers?tag=even&limit=200", &t).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        12
+    );
+    assert_eq!(
+        app.get("/v1/customers?city=Jeddah", &t).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
     // PATCH: change, clear, and tags replace.
     let id = all[0];
     let r = app.call(Method::PATCH, &format!("/v1/customers/{id}"), Some(&t), Some(json!({"city": null, "tags": ["vip"], "attributes": {"size": "M"}, "consents": [{"channel": "email", "state": "granted"}]}))).await;
@@ -621,5 +1172,180 @@ both!(customer_list_pagination_and_filters, |app| {
     assert!(r.body["city"].is_null());
     assert_eq!(r.body["tags"], json!(["vip"]));
     assert_eq!(r.body["attributes"]["size"], "M");
-    assert_eq!(app.get("/v1/customers?tag=vip", &t).await.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.get("/v1/customers?tag=vip", &t).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+});
+
+const SHOPIFY_HEADER: &str = "Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,Default Address Address1,Default Address Address2,Default Address City,Default Address Province Code,Default Address Country Code,Default Address Zip,Default Address Phone,Phone,Accepts SMS Marketing,Total Spent,Total Orders,Note,Tax Exempt,Tags";
+
+both!(csv_import_reports_bad_rows_and_is_idempotent, |app| {
+    let (_, t) = app.signup("Import", "imp@example.sa").await;
+    // The header is Shopify's real export header (shared fixture when present).
+    let header = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/shopify_customers_export.header.csv"
+    ))
+    .map(|s| s.trim().to_owned())
+    .unwrap_or_else(|_| SHOPIFY_HEADER.to_owned());
+    assert_eq!(header, SHOPIFY_HEADER);
+    let csv = format!(
+        "\u{feff}{header}\n\
+         1001,نورة,القحطاني,noura@example.com,yes,,,,الرياض,,SA,,,'0501234567,no,120.00,2,عميلة مميزة,no,\"vip, perfume\"\n\
+         1002,Sam,Lee,not-an-email,no,,,,Dubai,,AE,,,,no,0,0,,no,\n\
+         1003,فهد,العتيبي,fahad@example.com,no,مؤسسة الأفق,,,جدة,,SA,,,+966 55 765 4321,yes,0,0,,no,wholesale\n"
+    );
+    let r = app
+        .raw(
+            Method::POST,
+            "/v1/imports?kind=customers&file_name=c.csv",
+            &t,
+            "text/csv",
+            csv.clone().into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["import"]["rows_created"], 2, "{:?}", r.body);
+    assert_eq!(r.body["import"]["rows_failed"], 1);
+    assert_eq!(r.body["errors"][0]["line"], 3);
+    assert_eq!(r.body["errors"][0]["code"], "invalid_email");
+    assert_eq!(r.body["import"]["encoding"], "utf-8-bom");
+    // The same file again changes nothing.
+    let again = app
+        .raw(
+            Method::POST,
+            "/v1/imports?kind=customers",
+            &t,
+            "text/csv",
+            csv.into_bytes(),
+        )
+        .await;
+    assert_eq!(again.body["import"]["rows_created"], 0, "{:?}", again.body);
+    assert_eq!(again.body["import"]["rows_updated"], 0, "{:?}", again.body);
+    assert_eq!(again.body["import"]["rows_unchanged"], 2);
+    let list = app.get("/v1/customers", &t).await.body;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let noura = app
+        .get(&format!("/v1/customers?q={}", urlencode("نوره")), &t)
+        .await
+        .body["items"][0]
+        .clone();
+    assert_eq!(noura["tags"], json!(["vip", "perfume"]));
+    assert!(noura["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["value"] == "+966501234567"));
+    assert!(noura["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["kind"] == "external" && i["value"] == "1001"));
+    let fahad = app
+        .get(&format!("/v1/customers?q={}", urlencode("فهد")), &t)
+        .await
+        .body["items"][0]
+        .clone();
+    assert!(fahad["company_id"].as_i64().is_some());
+
+    // Orders CSV in Windows-1256 (as Arabic Excel saves it), with one bad order.
+    let orders = "order_id,placed_at,status,payment_method,currency,customer_email,customer_first_name,product_title,quantity,unit_price\n\
+                  A-1,2025-01-05,delivered,cod,KWD,noura@example.com,نورة,عود,2,12.500\n\
+                  A-1,2025-01-05,delivered,cod,KWD,noura@example.com,نورة,بخور,1,3.250\n\
+                  A-2,2025-02-01,paid,mada,SAR,new@example.com,سلمى,تمر,-1,10\n\
+                  A-3,2025-03-01,paid,mada,SAR,salma@example.com,سلمى,تمر,3,10\n";
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1256.encode(orders);
+    assert!(!unmappable);
+    let r = app
+        .raw(Method::POST, "/v1/imports", &t, "text/csv", bytes.to_vec())
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["import"]["kind"], "orders");
+    assert_eq!(r.body["import"]["encoding"], "windows-1256");
+    assert_eq!(r.body["import"]["rows_created"], 2, "{:?}", r.body);
+    assert_eq!(r.body["import"]["rows_failed"], 1);
+    assert_eq!(r.body["errors"][0]["line"], 4);
+    // The KWD order's lines are exact to the fils, and it belongs to Noura.
+    let nid = noura["id"].as_i64().unwrap();
+    let o = app
+        .get(&format!("/v1/orders?customer_id={nid}"), &t)
+        .await
+        .body["items"][0]
+        .clone();
+    assert_eq!(o["total_minor"], 28250);
+    assert_eq!(o["total"], "28.250");
+    // No half order: A-2 wrote nothing, and no customer was created for it.
+    assert!(app
+        .get(
+            &format!("/v1/customers?q={}", urlencode("new@example.com")),
+            &t
+        )
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let again = app
+        .raw(Method::POST, "/v1/imports", &t, "text/csv", bytes.to_vec())
+        .await;
+    assert_eq!(again.body["import"]["rows_created"], 0);
+    assert_eq!(again.body["import"]["rows_unchanged"], 2);
+    assert_eq!(
+        app.get("/v1/orders", &t).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // A file that is no supported format is refused whole.
+    let r = app
+        .raw(
+            Method::POST,
+            "/v1/imports",
+            &t,
+            "text/csv",
+            b"name,age\nx,1\n".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (r.status, code(&r)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "csv_invalid_header")
+    );
+    let r = app
+        .raw(
+            Method::POST,
+            "/v1/imports?kind=orders",
+            &t,
+            "text/csv",
+            format!("{SHOPIFY_HEADER}\n").into_bytes(),
+        )
+        .await;
+    assert_eq!(code(&r), "csv_invalid_header");
+    let imports = app.get("/v1/imports", &t).await.body;
+    assert_eq!(imports["items"].as_array().unwrap().len(), 4);
+    // Larger than the JSON limit is fine for imports.
+    let mut big = format!("{SHOPIFY_HEADER}\n");
+    for i in 0..16_000 {
+        big.push_str(&format!(
+            "{},Name{i},Family,user{i}@example.com,no,,,,Riyadh,,SA,,,,no,0,0,,no,\n",
+            50_000 + i
+        ));
+    }
+    assert!(big.len() > 1024 * 1024);
+    let r = app
+        .raw(
+            Method::POST,
+            "/v1/imports",
+            &t,
+            "text/csv",
+            big.into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    assert_eq!(r.body["import"]["rows_created"], 16_000);
 });

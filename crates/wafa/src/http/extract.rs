@@ -20,11 +20,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::new(ErrorCode::UnsupportedMediaType, "send Content-Type: application/json")),
-            Err(JsonRejection::BytesRejection(e)) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(AppError::new(ErrorCode::PayloadTooLarge, "request body too large"))
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send Content-Type: application/json",
+            )),
+            Err(JsonRejection::BytesRejection(e))
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Err(AppError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "request body too large",
+                ))
             }
-            Err(JsonRejection::JsonDataError(e)) => Err(AppError::new(ErrorCode::InvalidJson, e.body_text())),
+            Err(JsonRejection::JsonDataError(e)) => {
+                Err(AppError::new(ErrorCode::InvalidJson, e.body_text()))
+            }
             Err(e) => Err(AppError::new(ErrorCode::InvalidJson, e.body_text())),
         }
     }
@@ -38,7 +48,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
-            Err(e @ PathRejection::FailedToDeserializePathParams(_)) => Err(AppError::new(ErrorCode::NotFound, e.body_text())),
+            Err(e @ PathRejection::FailedToDeserializePathParams(_)) => {
+                Err(AppError::new(ErrorCode::NotFound, e.body_text()))
+            }
             Err(e) => Err(AppError::new(ErrorCode::BadRequest, e.body_text())),
         }
     }
@@ -52,7 +64,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(e @ QueryRejection::FailedToDeserializeQueryString(_)) => Err(AppError::new(ErrorCode::BadRequest, e.body_text())),
+            Err(e @ QueryRejection::FailedToDeserializeQueryString(_)) => {
+                Err(AppError::new(ErrorCode::BadRequest, e.body_text()))
+            }
             Err(e) => Err(AppError::new(ErrorCode::BadRequest, e.body_text())),
         }
     }
@@ -68,9 +82,16 @@ pub const KEY_PREFIX: &str = "wafa_sk_";
 pub const SESSION_COOKIE: &str = "wafa_session";
 
 pub fn bearer_or_cookie(parts: &Parts) -> Option<String> {
-    if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(h) = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let h = h.trim();
-        let token = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")).unwrap_or(h);
+        let token = h
+            .strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+            .unwrap_or(h);
         return Some(token.trim().to_owned());
     }
     for c in parts.headers.get_all(axum::http::header::COOKIE) {
@@ -87,7 +108,8 @@ pub fn bearer_or_cookie(parts: &Parts) -> Option<String> {
 impl FromRequestParts<AppState> for Auth {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let token = bearer_or_cookie(parts).ok_or_else(|| AppError::new(ErrorCode::Unauthenticated, "missing credentials"))?;
+        let token = bearer_or_cookie(parts)
+            .ok_or_else(|| AppError::new(ErrorCode::Unauthenticated, "missing credentials"))?;
         let hash = crate::auth::token_hash(&token);
         let principal = if token.starts_with(KEY_PREFIX) {
             state.store.key_principal(&hash).await?
@@ -96,6 +118,8 @@ impl FromRequestParts<AppState> for Auth {
         } else {
             None
         };
-        principal.map(Auth).ok_or_else(|| AppError::new(ErrorCode::Unauthenticated, "invalid or expired credentials"))
+        principal.map(Auth).ok_or_else(|| {
+            AppError::new(ErrorCode::Unauthenticated, "invalid or expired credentials")
+        })
     }
 }

@@ -40,32 +40,69 @@ pub struct ImportResult {
 /// re-sending the same file changes nothing.
 #[utoipa::path(post, path = "/v1/imports", tag = "imports", params(ImportQuery), request_body(content = String, content_type = "text/csv"),
     responses((status = 201, body = ImportResult), (status = 422, description = "unreadable encoding or unsupported header")), security(("bearer" = [])))]
-pub async fn create_import(State(st): State<AppState>, Auth(p): Auth, ApiQuery(q): ApiQuery<ImportQuery>, body: Bytes) -> AppResult<(StatusCode, Json<ImportResult>)> {
+pub async fn create_import(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(q): ApiQuery<ImportQuery>,
+    body: Bytes,
+) -> AppResult<(StatusCode, Json<ImportResult>)> {
     p.require(Permission::Import)?;
     let expect = match q.kind.as_deref() {
         None => None,
         Some("customers") => Some(CsvFormat::ShopifyCustomers),
         Some("orders") => Some(CsvFormat::GenericOrders),
-        Some(k) => return Err(AppError::validation("kind", format!("{k:?}: use customers or orders"))),
+        Some(k) => {
+            return Err(AppError::validation(
+                "kind",
+                format!("{k:?}: use customers or orders"),
+            ))
+        }
     };
     if body.is_empty() {
-        return Err(AppError::new(ErrorCode::BadRequest, "send the CSV file as the request body"));
+        return Err(AppError::new(
+            ErrorCode::BadRequest,
+            "send the CSV file as the request body",
+        ));
     }
-    let req = ImportRequest { workspace_id: p.workspace_id, actor: &p.actor, region: p.region, expect, source_id: q.source_id, file_name: q.file_name.as_deref() };
+    let req = ImportRequest {
+        workspace_id: p.workspace_id,
+        actor: &p.actor,
+        region: p.region,
+        expect,
+        source_id: q.source_id,
+        file_name: q.file_name.as_deref(),
+    };
     let out = import_csv(&st.store, req, &body, &|_, _| {}).await?;
-    Ok((StatusCode::CREATED, Json(ImportResult { import: out.record, errors: out.errors })))
+    Ok((
+        StatusCode::CREATED,
+        Json(ImportResult {
+            import: out.record,
+            errors: out.errors,
+        }),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/imports", tag = "imports", params(PageParams), responses((status = 200, body = Page<ImportRecord>)), security(("bearer" = [])))]
-pub async fn list_imports(State(st): State<AppState>, Auth(p): Auth, ApiQuery(pg): ApiQuery<PageParams>) -> AppResult<Json<Page<ImportRecord>>> {
+pub async fn list_imports(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiQuery(pg): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<ImportRecord>>> {
     p.require(Permission::Import)?;
     let limit = pg.limit()?;
-    let rows = st.store.list_imports(p.workspace_id, pg.before_id()?, limit + 1).await?;
+    let rows = st
+        .store
+        .list_imports(p.workspace_id, pg.before_id()?, limit + 1)
+        .await?;
     Ok(Json(page(rows, limit, |r| vec![r.id])))
 }
 
 #[utoipa::path(get, path = "/v1/imports/{id}", tag = "imports", params(("id" = i64, Path)), responses((status = 200, body = ImportRecord)), security(("bearer" = [])))]
-pub async fn get_import(State(st): State<AppState>, Auth(p): Auth, ApiPath(id): ApiPath<i64>) -> AppResult<Json<ImportRecord>> {
+pub async fn get_import(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<ImportRecord>> {
     p.require(Permission::Import)?;
     Ok(Json(st.store.get_import(p.workspace_id, id).await?))
 }

@@ -51,7 +51,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> Self {
-        AppState { store, config: Arc::new(config), login_limiter: Arc::new(LoginLimiter::default()) }
+        AppState {
+            store,
+            config: Arc::new(config),
+            login_limiter: Arc::new(LoginLimiter::default()),
+        }
     }
 }
 
@@ -73,7 +77,10 @@ impl LoginLimiter {
             if since.elapsed() > Self::WINDOW {
                 m.remove(key);
             } else if *n >= Self::MAX_FAILURES {
-                return Err(AppError::new(ErrorCode::RateLimited, "too many failed sign-ins; wait 15 minutes"));
+                return Err(AppError::new(
+                    ErrorCode::RateLimited,
+                    "too many failed sign-ins; wait 15 minutes",
+                ));
             }
         }
         Ok(())
@@ -87,7 +94,10 @@ impl LoginLimiter {
         e.0 += 1;
     }
     pub fn succeed(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 }
 
@@ -119,10 +129,17 @@ async fn not_found() -> AppError {
     AppError::new(ErrorCode::NotFound, "no such route")
 }
 
-async fn method_not_allowed(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn method_not_allowed(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let resp = next.run(req).await;
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
-        return (StatusCode::METHOD_NOT_ALLOWED, Json(AppError::new(ErrorCode::BadRequest, "method not allowed on this route").body())).into_response();
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            Json(AppError::new(ErrorCode::BadRequest, "method not allowed on this route").body()),
+        )
+            .into_response();
     }
     resp
 }
@@ -143,7 +160,10 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(account::revoke_key))
         .routes(routes!(account::list_sources, account::create_source))
         .routes(routes!(account::audit_log))
-        .routes(routes!(customers::list_customers, customers::upsert_customer))
+        .routes(routes!(
+            customers::list_customers,
+            customers::upsert_customer
+        ))
         .routes(routes!(customers::get_customer, customers::patch_customer))
         .routes(routes!(customers::timeline))
         .routes(routes!(customers::list_notes, customers::add_note))
@@ -152,7 +172,10 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(customers::merge))
         .routes(routes!(customers::list_merges))
         .routes(routes!(customers::undo_merge))
-        .routes(routes!(customers::list_companies, customers::create_company))
+        .routes(routes!(
+            customers::list_companies,
+            customers::create_company
+        ))
         .routes(routes!(customers::get_company))
         .routes(routes!(commerce::list_products, commerce::upsert_product))
         .routes(routes!(commerce::get_product))
@@ -163,7 +186,11 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(commerce::get_cart))
         .routes(routes!(imports::list_imports))
         .routes(routes!(imports::get_import))
-        .merge(OpenApiRouter::new().routes(routes!(imports::create_import)).layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT)))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(imports::create_import))
+                .layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT)),
+        )
         .split_for_parts();
     let doc = openapi.clone();
     let router = router
@@ -178,7 +205,9 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 /// Serve until ctrl-c / SIGTERM. `on_ready` is called with the bound address.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     let (router, _) = api(state);
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
 }
 
 async fn shutdown_signal() {
@@ -187,7 +216,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

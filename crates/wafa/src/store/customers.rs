@@ -11,10 +11,12 @@ use super::{audit, json_col, now_ms, Store};
 use crate::error::{AppError, AppResult};
 use crate::validate::{IdentityKind, ValidCustomer, ValidIdentity};
 use serde_json::{json, Map, Value};
-use sqlx::{AssertSqlSafe, AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use wafa_domain::time::format_ms;
 use wafa_domain::{Consent, Currency, ErrorCode, OrderStatus, PaymentMethod};
-use wafa_model::{Company, CompanyInput, ConsentView, Customer, CustomerStats, Identity, MoneyView, Note};
+use wafa_model::{
+    Company, CompanyInput, ConsentView, Customer, CustomerStats, Identity, MoneyView, Note,
+};
 
 /// What `upsert_customer` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +56,10 @@ enum Arg {
 
 impl Sql {
     pub fn new(s: &str) -> Self {
-        Sql { sql: s.to_owned(), args: Vec::new() }
+        Sql {
+            sql: s.to_owned(),
+            args: Vec::new(),
+        }
     }
     pub fn push(&mut self, s: &str) -> &mut Self {
         self.sql.push_str(s);
@@ -105,8 +110,16 @@ fn consent_views(consents: &[Consent]) -> Vec<ConsentView> {
         .collect()
 }
 
-pub(crate) fn full_name(first: Option<&str>, last: Option<&str>, identities: &[Identity]) -> String {
-    let name = [first, last].into_iter().flatten().collect::<Vec<_>>().join(" ");
+pub(crate) fn full_name(
+    first: Option<&str>,
+    last: Option<&str>,
+    identities: &[Identity],
+) -> String {
+    let name = [first, last]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
     if !name.is_empty() {
         return name;
     }
@@ -118,7 +131,11 @@ pub(crate) fn full_name(first: Option<&str>, last: Option<&str>, identities: &[I
         .unwrap_or_else(|| "—".to_owned())
 }
 
-fn customer_from_row(r: &sqlx::any::AnyRow, identities: Vec<Identity>, stats: Option<CustomerStats>) -> Customer {
+fn customer_from_row(
+    r: &sqlx::any::AnyRow,
+    identities: Vec<Identity>,
+    stats: Option<CustomerStats>,
+) -> Customer {
     let first: Option<String> = r.get("first_name");
     let last: Option<String> = r.get("last_name");
     let consents: Vec<Consent> = json_col(r, "consents");
@@ -163,8 +180,15 @@ pub(crate) async fn write_indexes(
     last: Option<&str>,
     tags: &[String],
 ) -> AppResult<()> {
-    sqlx::query("DELETE FROM customer_search_terms WHERE customer_id = $1").bind(customer_id).execute(&mut *conn).await?;
-    let mut words = wafa_text::normalize::search_tokens(&format!("{} {}", first.unwrap_or(""), last.unwrap_or("")));
+    sqlx::query("DELETE FROM customer_search_terms WHERE customer_id = $1")
+        .bind(customer_id)
+        .execute(&mut *conn)
+        .await?;
+    let mut words = wafa_text::normalize::search_tokens(&format!(
+        "{} {}",
+        first.unwrap_or(""),
+        last.unwrap_or("")
+    ));
     words.truncate(20);
     for t in words {
         sqlx::query("INSERT INTO customer_search_terms (workspace_id, term, customer_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
@@ -174,7 +198,10 @@ pub(crate) async fn write_indexes(
             .execute(&mut *conn)
             .await?;
     }
-    sqlx::query("DELETE FROM customer_tags WHERE customer_id = $1").bind(customer_id).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM customer_tags WHERE customer_id = $1")
+        .bind(customer_id)
+        .execute(&mut *conn)
+        .await?;
     for t in tags {
         sqlx::query("INSERT INTO customer_tags (workspace_id, tag, customer_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(workspace_id)
@@ -186,7 +213,10 @@ pub(crate) async fn write_indexes(
     Ok(())
 }
 
-pub(crate) async fn load_identities(conn: &mut AnyConnection, customer_id: i64) -> AppResult<Vec<Identity>> {
+pub(crate) async fn load_identities(
+    conn: &mut AnyConnection,
+    customer_id: i64,
+) -> AppResult<Vec<Identity>> {
     let rows = sqlx::query("SELECT id, kind, value, source_id, verified FROM identities WHERE customer_id = $1 ORDER BY id")
         .bind(customer_id)
         .fetch_all(&mut *conn)
@@ -195,7 +225,10 @@ pub(crate) async fn load_identities(conn: &mut AnyConnection, customer_id: i64) 
 }
 
 /// Net revenue per currency under the domain's revenue rule.
-pub(crate) async fn customer_stats(conn: &mut AnyConnection, r: &sqlx::any::AnyRow) -> AppResult<CustomerStats> {
+pub(crate) async fn customer_stats(
+    conn: &mut AnyConnection,
+    r: &sqlx::any::AnyRow,
+) -> AppResult<CustomerStats> {
     let id: i64 = r.get("id");
     let rows = sqlx::query("SELECT currency, status, payment_method, total_minor, refunded_minor FROM orders WHERE customer_id = $1")
         .bind(id)
@@ -203,7 +236,8 @@ pub(crate) async fn customer_stats(conn: &mut AnyConnection, r: &sqlx::any::AnyR
         .await?;
     let mut totals: Vec<(String, i64)> = Vec::new();
     for o in &rows {
-        let status = OrderStatus::parse(&o.get::<String, _>("status")).unwrap_or(OrderStatus::Placed);
+        let status =
+            OrderStatus::parse(&o.get::<String, _>("status")).unwrap_or(OrderStatus::Placed);
         let method = PaymentMethod::parse_loose(&o.get::<String, _>("payment_method"));
         if !wafa_domain::order::counts_as_revenue(status, method, &[]) {
             continue;
@@ -225,12 +259,22 @@ pub(crate) async fn customer_stats(conn: &mut AnyConnection, r: &sqlx::any::AnyR
 }
 
 pub(crate) fn money_view(currency: &str, minor: i64) -> MoneyView {
-    let amount = Currency::parse(currency).map(|c| c.format_amount(minor)).unwrap_or_else(|_| minor.to_string());
-    MoneyView { currency: currency.to_owned(), amount_minor: minor, amount }
+    let amount = Currency::parse(currency)
+        .map(|c| c.format_amount(minor))
+        .unwrap_or_else(|_| minor.to_string());
+    MoneyView {
+        currency: currency.to_owned(),
+        amount_minor: minor,
+        amount,
+    }
 }
 
 /// Find who owns an identity: external ids and verified emails/phones only.
-async fn owner_of(conn: &mut AnyConnection, workspace_id: i64, id: &ValidIdentity) -> AppResult<Option<i64>> {
+async fn owner_of(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    id: &ValidIdentity,
+) -> AppResult<Option<i64>> {
     if id.kind != IdentityKind::External && !id.verified {
         return Ok(None);
     }
@@ -276,7 +320,11 @@ pub struct UpsertMode {
 }
 
 /// Unverified fallback for imports: the one customer holding this email/phone, if exactly one.
-async fn sole_holder(conn: &mut AnyConnection, workspace_id: i64, id: &ValidIdentity) -> AppResult<Option<i64>> {
+async fn sole_holder(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    id: &ValidIdentity,
+) -> AppResult<Option<i64>> {
     if id.kind == IdentityKind::External {
         return Ok(None);
     }
@@ -286,7 +334,11 @@ async fn sole_holder(conn: &mut AnyConnection, workspace_id: i64, id: &ValidIden
         .bind(&id.value)
         .fetch_all(&mut *conn)
         .await?;
-    Ok(if rows.len() == 1 { Some(rows[0].get("customer_id")) } else { None })
+    Ok(if rows.len() == 1 {
+        Some(rows[0].get("customer_id"))
+    } else {
+        None
+    })
 }
 
 /// Create or update a customer by identity resolution, inside the caller's transaction.
@@ -308,15 +360,35 @@ pub(crate) async fn upsert_customer_mode(
 ) -> AppResult<UpsertOutcome> {
     let now = now_ms();
     if let Some(cid) = v.company_id {
-        let ok = sqlx::query("SELECT id FROM companies WHERE id = $1 AND workspace_id = $2").bind(cid).bind(workspace_id).fetch_optional(&mut *conn).await?;
+        let ok = sqlx::query("SELECT id FROM companies WHERE id = $1 AND workspace_id = $2")
+            .bind(cid)
+            .bind(workspace_id)
+            .fetch_optional(&mut *conn)
+            .await?;
         if ok.is_none() {
-            return Err(AppError::field(ErrorCode::ValidationFailed, "company_id", "no such company in this workspace"));
+            return Err(AppError::field(
+                ErrorCode::ValidationFailed,
+                "company_id",
+                "no such company in this workspace",
+            ));
         }
     }
-    for id in v.identities.iter().filter(|i| i.kind == IdentityKind::External) {
-        let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2").bind(id.source_id).bind(workspace_id).fetch_optional(&mut *conn).await?;
+    for id in v
+        .identities
+        .iter()
+        .filter(|i| i.kind == IdentityKind::External)
+    {
+        let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2")
+            .bind(id.source_id)
+            .bind(workspace_id)
+            .fetch_optional(&mut *conn)
+            .await?;
         if ok.is_none() {
-            return Err(AppError::field(ErrorCode::ValidationFailed, "source_id", format!("no source {} in this workspace", id.source_id)));
+            return Err(AppError::field(
+                ErrorCode::ValidationFailed,
+                "source_id",
+                format!("no source {} in this workspace", id.source_id),
+            ));
         }
     }
     // Resolution order: external id, then verified email, then verified phone.
@@ -342,15 +414,25 @@ pub(crate) async fn upsert_customer_mode(
     if found.is_empty() && mode.loose {
         for id in &v.identities {
             if let Some(owner) = sole_holder(conn, workspace_id, id).await? {
-                found.push((owner, if id.kind == IdentityKind::Email { "email" } else { "phone" }));
+                found.push((
+                    owner,
+                    if id.kind == IdentityKind::Email {
+                        "email"
+                    } else {
+                        "phone"
+                    },
+                ));
                 break;
             }
         }
     }
     if found.len() > 1 {
         let ids: Vec<i64> = found.iter().map(|(c, _)| *c).collect();
-        return Err(AppError::new(ErrorCode::DuplicateIdentity, format!("the identities given belong to different customers {ids:?}; merge them first"))
-            .with_extra(json!({"customer_ids": ids})));
+        return Err(AppError::new(
+            ErrorCode::DuplicateIdentity,
+            format!("the identities given belong to different customers {ids:?}; merge them first"),
+        )
+        .with_extra(json!({"customer_ids": ids})));
     }
 
     let (customer_id, resolution, mut changed) = match found.first() {
@@ -374,22 +456,40 @@ pub(crate) async fn upsert_customer_mode(
                 .fetch_one(&mut *conn)
                 .await?
                 .get("id");
-            write_indexes(conn, workspace_id, id, v.first_name.as_deref(), v.last_name.as_deref(), &v.tags).await?;
-            insert_timeline(conn, &TimelineWrite {
+            write_indexes(
+                conn,
                 workspace_id,
-                customer_id: id,
-                occurred_at: created_at,
-                kind: "customer_created",
-                ref_id: Some(id),
-                summary: "Customer created".into(),
-                data: json!({"by": actor}),
-            })
+                id,
+                v.first_name.as_deref(),
+                v.last_name.as_deref(),
+                &v.tags,
+            )
+            .await?;
+            insert_timeline(
+                conn,
+                &TimelineWrite {
+                    workspace_id,
+                    customer_id: id,
+                    occurred_at: created_at,
+                    kind: "customer_created",
+                    ref_id: Some(id),
+                    summary: "Customer created".into(),
+                    data: json!({"by": actor}),
+                },
+            )
             .await?;
             (id, "created", true)
         }
         Some(&(id, how)) => {
-            let r = sqlx::query(AssertSqlSafe(format!("SELECT {CUSTOMER_COLS} FROM customers WHERE id = $1"))).bind(id).fetch_one(&mut *conn).await?;
-            let pick = |new: &Option<String>, col: &str| -> Option<String> { new.clone().or_else(|| r.get::<Option<String>, _>(col)) };
+            let r = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {CUSTOMER_COLS} FROM customers WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?;
+            let pick = |new: &Option<String>, col: &str| -> Option<String> {
+                new.clone().or_else(|| r.get::<Option<String>, _>(col))
+            };
             let first = pick(&v.first_name, "first_name");
             let last = pick(&v.last_name, "last_name");
             let language = pick(&v.language, "language");
@@ -397,7 +497,9 @@ pub(crate) async fn upsert_customer_mode(
             let gender = pick(&v.gender, "gender");
             let city = pick(&v.city, "city");
             let country = pick(&v.country, "country");
-            let company_id = v.company_id.or_else(|| r.get::<Option<i64>, _>("company_id"));
+            let company_id = v
+                .company_id
+                .or_else(|| r.get::<Option<i64>, _>("company_id"));
             let old_tags: Vec<String> = json_col(&r, "tags");
             let mut tags = old_tags.clone();
             for t in &v.tags {
@@ -440,7 +542,15 @@ pub(crate) async fn upsert_customer_mode(
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
-                write_indexes(conn, workspace_id, id, first.as_deref(), last.as_deref(), &tags).await?;
+                write_indexes(
+                    conn,
+                    workspace_id,
+                    id,
+                    first.as_deref(),
+                    last.as_deref(),
+                    &tags,
+                )
+                .await?;
             }
             (id, how, changed)
         }
@@ -449,11 +559,18 @@ pub(crate) async fn upsert_customer_mode(
     // Attach identities the customer does not have yet; upgrade verification.
     let existing = load_identities(conn, customer_id).await?;
     for id in &v.identities {
-        let same = existing.iter().find(|e| e.kind == id.kind.as_str() && e.value == id.value && e.source_id.unwrap_or(0) == id.source_id);
+        let same = existing.iter().find(|e| {
+            e.kind == id.kind.as_str()
+                && e.value == id.value
+                && e.source_id.unwrap_or(0) == id.source_id
+        });
         match same {
             Some(e) if e.verified || !id.verified => {}
             Some(e) => {
-                sqlx::query("UPDATE identities SET verified = 1 WHERE id = $1").bind(e.id).execute(&mut *conn).await?;
+                sqlx::query("UPDATE identities SET verified = 1 WHERE id = $1")
+                    .bind(e.id)
+                    .execute(&mut *conn)
+                    .await?;
                 changed = true;
             }
             None => {
@@ -472,17 +589,43 @@ pub(crate) async fn upsert_customer_mode(
         }
     }
     if changed && resolution != "created" {
-        sqlx::query("UPDATE customers SET updated_at = $2 WHERE id = $1").bind(customer_id).bind(now).execute(&mut *conn).await?;
+        sqlx::query("UPDATE customers SET updated_at = $2 WHERE id = $1")
+            .bind(customer_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
     }
     if changed && !mode.quiet {
-        let action = if resolution == "created" { "customer.create" } else { "customer.update" };
-        audit(conn, workspace_id, actor, action, "customer", Some(customer_id), json!({"resolution": resolution})).await?;
+        let action = if resolution == "created" {
+            "customer.create"
+        } else {
+            "customer.update"
+        };
+        audit(
+            conn,
+            workspace_id,
+            actor,
+            action,
+            "customer",
+            Some(customer_id),
+            json!({"resolution": resolution}),
+        )
+        .await?;
     }
-    Ok(UpsertOutcome { customer_id, resolution, changed })
+    Ok(UpsertOutcome {
+        customer_id,
+        resolution,
+        changed,
+    })
 }
 
 impl Store {
-    pub async fn upsert_customer(&self, workspace_id: i64, actor: &str, v: &ValidCustomer) -> AppResult<UpsertOutcome> {
+    pub async fn upsert_customer(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        v: &ValidCustomer,
+    ) -> AppResult<UpsertOutcome> {
         let mut tx = self.write.begin().await?;
         let out = upsert_customer_tx(&mut tx, workspace_id, actor, v).await?;
         tx.commit().await?;
@@ -493,48 +636,68 @@ impl Store {
     /// `merged_into` says where it went).
     pub async fn get_customer(&self, workspace_id: i64, id: i64) -> AppResult<Customer> {
         let mut conn = self.read.acquire().await?;
-        let r = sqlx::query(AssertSqlSafe(format!("SELECT {CUSTOMER_COLS} FROM customers WHERE id = $1 AND workspace_id = $2")))
-            .bind(id)
-            .bind(workspace_id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| AppError::not_found("customer"))?;
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CUSTOMER_COLS} FROM customers WHERE id = $1 AND workspace_id = $2"
+        )))
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer"))?;
         let identities = load_identities(&mut conn, id).await?;
         let stats = customer_stats(&mut conn, &r).await?;
         Ok(customer_from_row(&r, identities, Some(stats)))
     }
 
     pub async fn customer_exists(&self, workspace_id: i64, id: i64) -> AppResult<()> {
-        sqlx::query("SELECT id FROM customers WHERE id = $1 AND workspace_id = $2 AND merged_into IS NULL")
-            .bind(id)
-            .bind(workspace_id)
-            .fetch_optional(&self.read)
-            .await?
-            .map(|_| ())
-            .ok_or_else(|| AppError::not_found("customer"))
+        sqlx::query(
+            "SELECT id FROM customers WHERE id = $1 AND workspace_id = $2 AND merged_into IS NULL",
+        )
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(&self.read)
+        .await?
+        .map(|_| ())
+        .ok_or_else(|| AppError::not_found("customer"))
     }
 
     /// List or search customers, newest first. See [`CustomerFilter`].
-    pub async fn list_customers(&self, workspace_id: i64, region: wafa_domain::Region, f: &CustomerFilter) -> AppResult<Vec<Customer>> {
-        let mut q = Sql::new(&format!("SELECT {CUSTOMER_COLS} FROM customers c WHERE c.workspace_id = "));
+    pub async fn list_customers(
+        &self,
+        workspace_id: i64,
+        region: wafa_domain::Region,
+        f: &CustomerFilter,
+    ) -> AppResult<Vec<Customer>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {CUSTOMER_COLS} FROM customers c WHERE c.workspace_id = "
+        ));
         q.int(workspace_id).push(" AND c.merged_into IS NULL");
         if let Some(before) = f.before_id {
             q.push(" AND c.id < ").int(before);
         }
         if let Some(tag) = &f.tag {
-            q.push(" AND c.id IN (SELECT customer_id FROM customer_tags WHERE workspace_id = ").int(workspace_id).push(" AND tag = ").text(tag.clone()).push(")");
+            q.push(" AND c.id IN (SELECT customer_id FROM customer_tags WHERE workspace_id = ")
+                .int(workspace_id)
+                .push(" AND tag = ")
+                .text(tag.clone())
+                .push(")");
         }
         if let Some(city) = &f.city {
             q.push(" AND c.city = ").text(city.clone());
         }
         if let Some(country) = &f.country {
-            q.push(" AND c.country = ").text(country.to_ascii_uppercase());
+            q.push(" AND c.country = ")
+                .text(country.to_ascii_uppercase());
         }
         if let Some(company) = f.company_id {
             q.push(" AND c.company_id = ").int(company);
         }
         if let Some(source) = f.source_id {
-            q.push(" AND c.id IN (SELECT customer_id FROM identities WHERE workspace_id = ").int(workspace_id).push(" AND kind = 'external' AND source_id = ").int(source).push(")");
+            q.push(" AND c.id IN (SELECT customer_id FROM identities WHERE workspace_id = ")
+                .int(workspace_id)
+                .push(" AND kind = 'external' AND source_id = ")
+                .int(source)
+                .push(")");
         }
         if let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             push_search(&mut q, workspace_id, region, text);
@@ -550,16 +713,28 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn patch_customer(&self, workspace_id: i64, actor: &str, id: i64, patch: crate::validate::ValidPatch) -> AppResult<()> {
+    pub async fn patch_customer(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        id: i64,
+        patch: crate::validate::ValidPatch,
+    ) -> AppResult<()> {
         let mut tx = self.write.begin().await?;
-        let r = sqlx::query(AssertSqlSafe(format!("SELECT {CUSTOMER_COLS} FROM customers WHERE id = $1 AND workspace_id = $2")))
-            .bind(id)
-            .bind(workspace_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| AppError::not_found("customer"))?;
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CUSTOMER_COLS} FROM customers WHERE id = $1 AND workspace_id = $2"
+        )))
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer"))?;
         if let Some(into) = r.get::<Option<i64>, _>("merged_into") {
-            return Err(AppError::new(ErrorCode::AlreadyMerged, format!("customer {id} was merged into {into}")).with_extra(json!({"merged_into": into})));
+            return Err(AppError::new(
+                ErrorCode::AlreadyMerged,
+                format!("customer {id} was merged into {into}"),
+            )
+            .with_extra(json!({"merged_into": into})));
         }
         let keep = |p: &Option<Option<String>>, col: &str| -> Option<String> {
             match p {
@@ -574,9 +749,17 @@ impl Store {
             None => r.get::<Option<i64>, _>("company_id"),
         };
         if let Some(cid) = company_id {
-            let ok = sqlx::query("SELECT id FROM companies WHERE id = $1 AND workspace_id = $2").bind(cid).bind(workspace_id).fetch_optional(&mut *tx).await?;
+            let ok = sqlx::query("SELECT id FROM companies WHERE id = $1 AND workspace_id = $2")
+                .bind(cid)
+                .bind(workspace_id)
+                .fetch_optional(&mut *tx)
+                .await?;
             if ok.is_none() {
-                return Err(AppError::field(ErrorCode::ValidationFailed, "company_id", "no such company in this workspace"));
+                return Err(AppError::field(
+                    ErrorCode::ValidationFailed,
+                    "company_id",
+                    "no such company in this workspace",
+                ));
             }
         }
         let tags: Vec<String> = patch.tags.clone().unwrap_or_else(|| json_col(&r, "tags"));
@@ -589,7 +772,9 @@ impl Store {
                     attrs.insert(k.clone(), v.clone());
                 }
             }
-            if Value::Object(attrs.clone()).to_string().len() > crate::validate::MAX_ATTRIBUTES_BYTES {
+            if Value::Object(attrs.clone()).to_string().len()
+                > crate::validate::MAX_ATTRIBUTES_BYTES
+            {
                 return Err(AppError::validation("attributes", "attributes too large"));
             }
         }
@@ -613,19 +798,42 @@ impl Store {
             .bind(now_ms())
             .execute(&mut *tx)
             .await?;
-        write_indexes(&mut tx, workspace_id, id, first.as_deref(), last.as_deref(), &tags).await?;
+        write_indexes(
+            &mut tx,
+            workspace_id,
+            id,
+            first.as_deref(),
+            last.as_deref(),
+            &tags,
+        )
+        .await?;
         for ident in &patch.add_identities {
             if let Some(owner) = owner_of(&mut tx, workspace_id, ident).await? {
                 if owner != id {
-                    return Err(AppError::new(ErrorCode::DuplicateIdentity, format!("{} {} belongs to customer {owner}", ident.kind.as_str(), ident.value))
-                        .with_extra(json!({"customer_ids": [owner]})));
+                    return Err(AppError::new(
+                        ErrorCode::DuplicateIdentity,
+                        format!(
+                            "{} {} belongs to customer {owner}",
+                            ident.kind.as_str(),
+                            ident.value
+                        ),
+                    )
+                    .with_extra(json!({"customer_ids": [owner]})));
                 }
                 continue;
             }
             if ident.kind == IdentityKind::External {
-                let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2").bind(ident.source_id).bind(workspace_id).fetch_optional(&mut *tx).await?;
+                let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2")
+                    .bind(ident.source_id)
+                    .bind(workspace_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 if ok.is_none() {
-                    return Err(AppError::field(ErrorCode::ValidationFailed, "source_id", "no such source in this workspace"));
+                    return Err(AppError::field(
+                        ErrorCode::ValidationFailed,
+                        "source_id",
+                        "no such source in this workspace",
+                    ));
                 }
             }
             sqlx::query("INSERT INTO identities (workspace_id, customer_id, kind, value, source_id, verified, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
@@ -639,15 +847,34 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        audit(&mut tx, workspace_id, actor, "customer.update", "customer", Some(id), json!({"fields": patch.changed_fields()})).await?;
+        audit(
+            &mut tx,
+            workspace_id,
+            actor,
+            "customer.update",
+            "customer",
+            Some(id),
+            json!({"fields": patch.changed_fields()}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn create_company(&self, workspace_id: i64, actor: &str, input: &CompanyInput) -> AppResult<Company> {
-        let name = crate::validate::text("name", Some(&input.name), 200)?.ok_or_else(|| AppError::validation("name", "required"))?;
+    pub async fn create_company(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        input: &CompanyInput,
+    ) -> AppResult<Company> {
+        let name = crate::validate::text("name", Some(&input.name), 200)?
+            .ok_or_else(|| AppError::validation("name", "required"))?;
         let domain = crate::validate::text("domain", input.domain.as_deref(), 200)?;
-        let reg = crate::validate::text("registration_number", input.registration_number.as_deref(), 64)?;
+        let reg = crate::validate::text(
+            "registration_number",
+            input.registration_number.as_deref(),
+            64,
+        )?;
         let now = now_ms();
         let mut tx = self.write.begin().await?;
         let id: i64 = sqlx::query("INSERT INTO companies (workspace_id, name, domain, registration_number, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
@@ -659,9 +886,24 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?
             .get("id");
-        audit(&mut tx, workspace_id, actor, "company.create", "company", Some(id), json!({"name": name})).await?;
+        audit(
+            &mut tx,
+            workspace_id,
+            actor,
+            "company.create",
+            "company",
+            Some(id),
+            json!({"name": name}),
+        )
+        .await?;
         tx.commit().await?;
-        Ok(Company { id, name, domain, registration_number: reg, created_at: format_ms(now) })
+        Ok(Company {
+            id,
+            name,
+            domain,
+            registration_number: reg,
+            created_at: format_ms(now),
+        })
     }
 
     pub async fn get_company(&self, workspace_id: i64, id: i64) -> AppResult<Company> {
@@ -671,10 +913,21 @@ impl Store {
             .fetch_optional(&self.read)
             .await?
             .ok_or_else(|| AppError::not_found("company"))?;
-        Ok(Company { id: r.get("id"), name: r.get("name"), domain: r.get("domain"), registration_number: r.get("registration_number"), created_at: format_ms(r.get("created_at")) })
+        Ok(Company {
+            id: r.get("id"),
+            name: r.get("name"),
+            domain: r.get("domain"),
+            registration_number: r.get("registration_number"),
+            created_at: format_ms(r.get("created_at")),
+        })
     }
 
-    pub async fn list_companies(&self, workspace_id: i64, before_id: Option<i64>, limit: i64) -> AppResult<Vec<Company>> {
+    pub async fn list_companies(
+        &self,
+        workspace_id: i64,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> AppResult<Vec<Company>> {
         let rows = sqlx::query("SELECT id, name, domain, registration_number, created_at FROM companies WHERE workspace_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")
             .bind(workspace_id)
             .bind(before_id.unwrap_or(i64::MAX))
@@ -683,22 +936,65 @@ impl Store {
             .await?;
         Ok(rows
             .iter()
-            .map(|r| Company { id: r.get("id"), name: r.get("name"), domain: r.get("domain"), registration_number: r.get("registration_number"), created_at: format_ms(r.get("created_at")) })
+            .map(|r| Company {
+                id: r.get("id"),
+                name: r.get("name"),
+                domain: r.get("domain"),
+                registration_number: r.get("registration_number"),
+                created_at: format_ms(r.get("created_at")),
+            })
             .collect())
     }
 
-    pub async fn add_note(&self, workspace_id: i64, actor: &str, author_user_id: Option<i64>, customer_id: i64, body: &str) -> AppResult<Note> {
-        let body = crate::validate::text("body", Some(body), 10_000)?.ok_or_else(|| AppError::validation("body", "a note cannot be empty"))?;
+    pub async fn add_note(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        author_user_id: Option<i64>,
+        customer_id: i64,
+        body: &str,
+    ) -> AppResult<Note> {
+        let body = crate::validate::text("body", Some(body), 10_000)?
+            .ok_or_else(|| AppError::validation("body", "a note cannot be empty"))?;
         let now = now_ms();
         let mut tx = self.write.begin().await?;
         live_customer(&mut tx, workspace_id, customer_id).await?;
-        let id = insert_note(&mut tx, workspace_id, customer_id, &body, author_user_id, now).await?;
-        audit(&mut tx, workspace_id, actor, "note.create", "customer", Some(customer_id), json!({"note_id": id})).await?;
+        let id = insert_note(
+            &mut tx,
+            workspace_id,
+            customer_id,
+            &body,
+            author_user_id,
+            now,
+        )
+        .await?;
+        audit(
+            &mut tx,
+            workspace_id,
+            actor,
+            "note.create",
+            "customer",
+            Some(customer_id),
+            json!({"note_id": id}),
+        )
+        .await?;
         tx.commit().await?;
-        Ok(Note { id, customer_id, body, author_user_id, created_at: format_ms(now) })
+        Ok(Note {
+            id,
+            customer_id,
+            body,
+            author_user_id,
+            created_at: format_ms(now),
+        })
     }
 
-    pub async fn list_notes(&self, workspace_id: i64, customer_id: i64, before_id: Option<i64>, limit: i64) -> AppResult<Vec<Note>> {
+    pub async fn list_notes(
+        &self,
+        workspace_id: i64,
+        customer_id: i64,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> AppResult<Vec<Note>> {
         let rows = sqlx::query("SELECT id, customer_id, body, author_user_id, created_at FROM notes WHERE workspace_id = $1 AND customer_id = $2 AND id < $3 ORDER BY id DESC LIMIT $4")
             .bind(workspace_id)
             .bind(customer_id)
@@ -708,12 +1004,27 @@ impl Store {
             .await?;
         Ok(rows
             .iter()
-            .map(|r| Note { id: r.get("id"), customer_id: r.get("customer_id"), body: r.get("body"), author_user_id: r.get("author_user_id"), created_at: format_ms(r.get("created_at")) })
+            .map(|r| Note {
+                id: r.get("id"),
+                customer_id: r.get("customer_id"),
+                body: r.get("body"),
+                author_user_id: r.get("author_user_id"),
+                created_at: format_ms(r.get("created_at")),
+            })
             .collect())
     }
 
-    pub async fn add_event(&self, workspace_id: i64, actor: &str, customer_id: i64, name: &str, properties: &Map<String, Value>, occurred_at: i64) -> AppResult<i64> {
-        let name = crate::validate::text("name", Some(name), 200)?.ok_or_else(|| AppError::validation("name", "required"))?;
+    pub async fn add_event(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        customer_id: i64,
+        name: &str,
+        properties: &Map<String, Value>,
+        occurred_at: i64,
+    ) -> AppResult<i64> {
+        let name = crate::validate::text("name", Some(name), 200)?
+            .ok_or_else(|| AppError::validation("name", "required"))?;
         let props = Value::Object(properties.clone()).to_string();
         if props.len() > 32 * 1024 {
             return Err(AppError::validation("properties", "larger than 32 KiB"));
@@ -730,22 +1041,32 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?
             .get("id");
-        insert_timeline(&mut tx, &TimelineWrite {
-            workspace_id,
-            customer_id,
-            occurred_at,
-            kind: "event",
-            ref_id: Some(id),
-            summary: name.clone(),
-            data: json!({"name": name, "properties": properties, "by": actor}),
-        })
+        insert_timeline(
+            &mut tx,
+            &TimelineWrite {
+                workspace_id,
+                customer_id,
+                occurred_at,
+                kind: "event",
+                ref_id: Some(id),
+                summary: name.clone(),
+                data: json!({"name": name, "properties": properties, "by": actor}),
+            },
+        )
         .await?;
         tx.commit().await?;
         Ok(id)
     }
 }
 
-pub(crate) async fn insert_note(conn: &mut AnyConnection, workspace_id: i64, customer_id: i64, body: &str, author: Option<i64>, at: i64) -> AppResult<i64> {
+pub(crate) async fn insert_note(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    customer_id: i64,
+    body: &str,
+    author: Option<i64>,
+    at: i64,
+) -> AppResult<i64> {
     let id: i64 = sqlx::query("INSERT INTO notes (workspace_id, customer_id, body, author_user_id, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
         .bind(workspace_id)
         .bind(customer_id)
@@ -756,12 +1077,28 @@ pub(crate) async fn insert_note(conn: &mut AnyConnection, workspace_id: i64, cus
         .await?
         .get("id");
     let summary: String = body.chars().take(140).collect();
-    insert_timeline(conn, &TimelineWrite { workspace_id, customer_id, occurred_at: at, kind: "note", ref_id: Some(id), summary, data: json!({"author_user_id": author}) }).await?;
+    insert_timeline(
+        conn,
+        &TimelineWrite {
+            workspace_id,
+            customer_id,
+            occurred_at: at,
+            kind: "note",
+            ref_id: Some(id),
+            summary,
+            data: json!({"author_user_id": author}),
+        },
+    )
+    .await?;
     Ok(id)
 }
 
 /// Fail with 404 unless the customer exists in this workspace, and 409 if it was merged away.
-pub(crate) async fn live_customer(conn: &mut AnyConnection, workspace_id: i64, id: i64) -> AppResult<()> {
+pub(crate) async fn live_customer(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    id: i64,
+) -> AppResult<()> {
     let r = sqlx::query("SELECT merged_into FROM customers WHERE id = $1 AND workspace_id = $2")
         .bind(id)
         .bind(workspace_id)
@@ -769,7 +1106,11 @@ pub(crate) async fn live_customer(conn: &mut AnyConnection, workspace_id: i64, i
         .await?
         .ok_or_else(|| AppError::not_found("customer"))?;
     if let Some(into) = r.get::<Option<i64>, _>("merged_into") {
-        return Err(AppError::new(ErrorCode::AlreadyMerged, format!("customer {id} was merged into {into}")).with_extra(json!({"merged_into": into})));
+        return Err(AppError::new(
+            ErrorCode::AlreadyMerged,
+            format!("customer {id} was merged into {into}"),
+        )
+        .with_extra(json!({"merged_into": into})));
     }
     Ok(())
 }
@@ -782,8 +1123,13 @@ fn push_search(q: &mut Sql, workspace_id: i64, region: wafa_domain::Region, text
     let mut any = false;
     if text.contains('@') {
         let e = text.to_lowercase();
-        q.push("c.id IN (SELECT customer_id FROM identities WHERE workspace_id = ").int(workspace_id);
-        q.push(" AND kind = 'email' AND value >= ").text(e.clone()).push(" AND value < ").text(prefix_end(&e)).push(")");
+        q.push("c.id IN (SELECT customer_id FROM identities WHERE workspace_id = ")
+            .int(workspace_id);
+        q.push(" AND kind = 'email' AND value >= ")
+            .text(e.clone())
+            .push(" AND value < ")
+            .text(prefix_end(&e))
+            .push(")");
         any = true;
     }
     let digits = text.chars().filter(|c| c.is_numeric()).count();
@@ -792,16 +1138,22 @@ fn push_search(q: &mut Sql, workspace_id: i64, region: wafa_domain::Region, text
             if any {
                 q.push(" OR ");
             }
-            q.push("c.id IN (SELECT customer_id FROM identities WHERE workspace_id = ").int(workspace_id);
-            q.push(" AND kind = 'phone' AND value = ").text(phone.as_str().to_owned()).push(")");
+            q.push("c.id IN (SELECT customer_id FROM identities WHERE workspace_id = ")
+                .int(workspace_id);
+            q.push(" AND kind = 'phone' AND value = ")
+                .text(phone.as_str().to_owned())
+                .push(")");
             any = true;
         }
     }
     if any {
         q.push(" OR ");
     }
-    q.push("c.id IN (SELECT customer_id FROM identities WHERE workspace_id = ").int(workspace_id);
-    q.push(" AND kind = 'external' AND value = ").text(text.to_owned()).push(")");
+    q.push("c.id IN (SELECT customer_id FROM identities WHERE workspace_id = ")
+        .int(workspace_id);
+    q.push(" AND kind = 'external' AND value = ")
+        .text(text.to_owned())
+        .push(")");
     let tokens = wafa_text::normalize::search_tokens(text);
     if !tokens.is_empty() && !text.contains('@') {
         q.push(" OR (");
@@ -809,8 +1161,13 @@ fn push_search(q: &mut Sql, workspace_id: i64, region: wafa_domain::Region, text
             if i > 0 {
                 q.push(" AND ");
             }
-            q.push("c.id IN (SELECT customer_id FROM customer_search_terms WHERE workspace_id = ").int(workspace_id);
-            q.push(" AND term >= ").text(t.clone()).push(" AND term < ").text(prefix_end(t)).push(")");
+            q.push("c.id IN (SELECT customer_id FROM customer_search_terms WHERE workspace_id = ")
+                .int(workspace_id);
+            q.push(" AND term >= ")
+                .text(t.clone())
+                .push(" AND term < ")
+                .text(prefix_end(t))
+                .push(")");
         }
         q.push(")");
     }

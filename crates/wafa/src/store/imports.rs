@@ -84,35 +84,56 @@ fn import_from_row(r: &sqlx::any::AnyRow) -> ImportRecord {
         rows_failed: r.get("rows_failed"),
         errors: super::json_col(r, "errors"),
         created_at: wafa_domain::time::format_ms(r.get("created_at")),
-        finished_at: r.get::<Option<i64>, _>("finished_at").map(wafa_domain::time::format_ms),
+        finished_at: r
+            .get::<Option<i64>, _>("finished_at")
+            .map(wafa_domain::time::format_ms),
     }
 }
 
 /// Find or create a company by exact name (imports name companies, not ids).
 async fn company_id(conn: &mut AnyConnection, workspace_id: i64, name: &str) -> AppResult<i64> {
-    if let Some(r) = sqlx::query("SELECT id FROM companies WHERE workspace_id = $1 AND name = $2 ORDER BY id LIMIT 1")
-        .bind(workspace_id)
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await?
+    if let Some(r) = sqlx::query(
+        "SELECT id FROM companies WHERE workspace_id = $1 AND name = $2 ORDER BY id LIMIT 1",
+    )
+    .bind(workspace_id)
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?
     {
         return Ok(r.get("id"));
     }
-    Ok(sqlx::query("INSERT INTO companies (workspace_id, name, created_at) VALUES ($1, $2, $3) RETURNING id")
-        .bind(workspace_id)
-        .bind(name)
-        .bind(now_ms())
-        .fetch_one(&mut *conn)
-        .await?
-        .get("id"))
+    Ok(sqlx::query(
+        "INSERT INTO companies (workspace_id, name, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(workspace_id)
+    .bind(name)
+    .bind(now_ms())
+    .fetch_one(&mut *conn)
+    .await?
+    .get("id"))
 }
 
-async fn write_customer_row(conn: &mut AnyConnection, workspace_id: i64, actor: &str, row: &CustomerImportRow) -> AppResult<(RowOutcome, i64)> {
+async fn write_customer_row(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    actor: &str,
+    row: &CustomerImportRow,
+) -> AppResult<(RowOutcome, i64)> {
     let mut c = row.customer.clone();
     if let Some(name) = &row.company {
         c.company_id = Some(company_id(conn, workspace_id, name).await?);
     }
-    let out = upsert_customer_mode(conn, workspace_id, actor, &c, UpsertMode { loose: true, quiet: true }).await?;
+    let out = upsert_customer_mode(
+        conn,
+        workspace_id,
+        actor,
+        &c,
+        UpsertMode {
+            loose: true,
+            quiet: true,
+        },
+    )
+    .await?;
     if let Some(note) = &row.note {
         // A note already on the customer with the same text is the same note (re-import).
         let dup = sqlx::query("SELECT id FROM notes WHERE customer_id = $1 AND body = $2 LIMIT 1")
@@ -121,8 +142,23 @@ async fn write_customer_row(conn: &mut AnyConnection, workspace_id: i64, actor: 
             .fetch_optional(&mut *conn)
             .await?;
         if dup.is_none() {
-            insert_note(conn, workspace_id, out.customer_id, note, None, c.created_at.unwrap_or_else(now_ms)).await?;
-            return Ok((if out.resolution == "created" { RowOutcome::Created } else { RowOutcome::Updated }, out.customer_id));
+            insert_note(
+                conn,
+                workspace_id,
+                out.customer_id,
+                note,
+                None,
+                c.created_at.unwrap_or_else(now_ms),
+            )
+            .await?;
+            return Ok((
+                if out.resolution == "created" {
+                    RowOutcome::Created
+                } else {
+                    RowOutcome::Updated
+                },
+                out.customer_id,
+            ));
         }
     }
     let outcome = match (out.resolution, out.changed) {
@@ -133,29 +169,51 @@ async fn write_customer_row(conn: &mut AnyConnection, workspace_id: i64, actor: 
     Ok((outcome, out.customer_id))
 }
 
-async fn write_order_row(conn: &mut AnyConnection, workspace_id: i64, actor: &str, row: &OrderImportRow) -> AppResult<(RowOutcome, i64)> {
+async fn write_order_row(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    actor: &str,
+    row: &OrderImportRow,
+) -> AppResult<(RowOutcome, i64)> {
     // Already imported: nothing to do, not even touching the customer.
     if let Some(ext) = &row.order.external_id {
-        let exists = sqlx::query("SELECT id FROM orders WHERE workspace_id = $1 AND source_id = $2 AND external_id = $3")
-            .bind(workspace_id)
-            .bind(row.order.source_id)
-            .bind(ext)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let exists = sqlx::query(
+            "SELECT id FROM orders WHERE workspace_id = $1 AND source_id = $2 AND external_id = $3",
+        )
+        .bind(workspace_id)
+        .bind(row.order.source_id)
+        .bind(ext)
+        .fetch_optional(&mut *conn)
+        .await?;
         if let Some(r) = exists {
             return Ok((RowOutcome::Unchanged, r.get("id")));
         }
     }
     let customer_id = match row.customer_id {
         Some(id) => id,
-        None => upsert_customer_mode(conn, workspace_id, actor, &row.customer, UpsertMode { loose: true, quiet: true }).await?.customer_id,
+        None => {
+            upsert_customer_mode(
+                conn,
+                workspace_id,
+                actor,
+                &row.customer,
+                UpsertMode {
+                    loose: true,
+                    quiet: true,
+                },
+            )
+            .await?
+            .customer_id
+        }
     };
     let mut o = row.order.clone();
     o.customer_id = customer_id;
-    Ok(match insert_order(conn, workspace_id, actor, &o, row.history.as_deref(), true).await? {
-        super::OrderWrite::Created(id) => (RowOutcome::Created, id),
-        super::OrderWrite::Existing(id) => (RowOutcome::Unchanged, id),
-    })
+    Ok(
+        match insert_order(conn, workspace_id, actor, &o, row.history.as_deref(), true).await? {
+            super::OrderWrite::Created(id) => (RowOutcome::Created, id),
+            super::OrderWrite::Existing(id) => (RowOutcome::Unchanged, id),
+        },
+    )
 }
 
 macro_rules! batch_with_fallback {
@@ -188,7 +246,10 @@ macro_rules! batch_with_fallback {
                 }
                 Err(e) => {
                     tx.rollback().await?;
-                    outcomes.push(Err(RowFailure { line: r.line, error: e }));
+                    outcomes.push(Err(RowFailure {
+                        line: r.line,
+                        error: e,
+                    }));
                 }
             }
         }
@@ -197,15 +258,31 @@ macro_rules! batch_with_fallback {
 }
 
 impl Store {
-    pub async fn import_customers(&self, workspace_id: i64, actor: &str, rows: &[CustomerImportRow]) -> AppResult<Vec<Result<(RowOutcome, i64), RowFailure>>> {
+    pub async fn import_customers(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        rows: &[CustomerImportRow],
+    ) -> AppResult<Vec<Result<(RowOutcome, i64), RowFailure>>> {
         batch_with_fallback!(self, workspace_id, actor, rows, write_customer_row)
     }
 
-    pub async fn import_orders(&self, workspace_id: i64, actor: &str, rows: &[OrderImportRow]) -> AppResult<Vec<Result<(RowOutcome, i64), RowFailure>>> {
+    pub async fn import_orders(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        rows: &[OrderImportRow],
+    ) -> AppResult<Vec<Result<(RowOutcome, i64), RowFailure>>> {
         batch_with_fallback!(self, workspace_id, actor, rows, write_order_row)
     }
 
-    pub async fn start_import(&self, workspace_id: i64, kind: &str, file_name: Option<&str>, encoding: &str) -> AppResult<i64> {
+    pub async fn start_import(
+        &self,
+        workspace_id: i64,
+        kind: &str,
+        file_name: Option<&str>,
+        encoding: &str,
+    ) -> AppResult<i64> {
         Ok(sqlx::query("INSERT INTO imports (workspace_id, kind, file_name, encoding, status, created_at) VALUES ($1, $2, $3, $4, 'running', $5) RETURNING id")
             .bind(workspace_id)
             .bind(kind)
@@ -218,7 +295,15 @@ impl Store {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub async fn finish_import(&self, workspace_id: i64, actor: &str, id: i64, status: &str, counts: [i64; 5], errors: &serde_json::Value) -> AppResult<ImportRecord> {
+    pub async fn finish_import(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        id: i64,
+        status: &str,
+        counts: [i64; 5],
+        errors: &serde_json::Value,
+    ) -> AppResult<ImportRecord> {
         let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE imports SET status = $2, rows_total = $3, rows_created = $4, rows_updated = $5, rows_unchanged = $6, rows_failed = $7, errors = $8, finished_at = $9 WHERE id = $1")
             .bind(id)
@@ -233,22 +318,34 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         audit(&mut tx, workspace_id, actor, "import.finish", "import", Some(id), json!({"status": status, "total": counts[0], "created": counts[1], "updated": counts[2], "unchanged": counts[3], "failed": counts[4]})).await?;
-        let r = sqlx::query(AssertSqlSafe(format!("SELECT {IMPORT_COLS} FROM imports WHERE id = $1"))).bind(id).fetch_one(&mut *tx).await?;
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {IMPORT_COLS} FROM imports WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(import_from_row(&r))
     }
 
     pub async fn get_import(&self, workspace_id: i64, id: i64) -> AppResult<ImportRecord> {
-        let r = sqlx::query(AssertSqlSafe(format!("SELECT {IMPORT_COLS} FROM imports WHERE id = $1 AND workspace_id = $2")))
-            .bind(id)
-            .bind(workspace_id)
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or_else(|| AppError::not_found("import"))?;
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {IMPORT_COLS} FROM imports WHERE id = $1 AND workspace_id = $2"
+        )))
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or_else(|| AppError::not_found("import"))?;
         Ok(import_from_row(&r))
     }
 
-    pub async fn list_imports(&self, workspace_id: i64, before_id: Option<i64>, limit: i64) -> AppResult<Vec<ImportRecord>> {
+    pub async fn list_imports(
+        &self,
+        workspace_id: i64,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> AppResult<Vec<ImportRecord>> {
         let rows = sqlx::query(AssertSqlSafe(format!("SELECT {IMPORT_COLS} FROM imports WHERE workspace_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")))
             .bind(workspace_id)
             .bind(before_id.unwrap_or(i64::MAX))

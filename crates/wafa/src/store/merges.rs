@@ -16,13 +16,20 @@ use super::{audit, json_col, now_ms, Store};
 use crate::error::{AppError, AppResult};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use sqlx::{AssertSqlSafe, AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use utoipa::ToSchema;
 use wafa_domain::customer::{conflicting_channels, merge_consents};
 use wafa_domain::{Channel, Consent, ConsentState, ErrorCode};
 
 /// Tables whose rows follow a customer through a merge.
-const MOVED_TABLES: [&str; 6] = ["identities", "orders", "carts", "notes", "events", "timeline"];
+const MOVED_TABLES: [&str; 6] = [
+    "identities",
+    "orders",
+    "carts",
+    "notes",
+    "events",
+    "timeline",
+];
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MergeRecord {
@@ -67,14 +74,20 @@ impl Side {
 const COLS: &str = "id, workspace_id, first_name, last_name, language, birthday, gender, city, country, company_id, tags, attributes, consents, merged_into";
 
 async fn load_live(conn: &mut AnyConnection, workspace_id: i64, id: i64) -> AppResult<Side> {
-    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLS} FROM customers WHERE id = $1 AND workspace_id = $2")))
-        .bind(id)
-        .bind(workspace_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| AppError::not_found("customer"))?;
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLS} FROM customers WHERE id = $1 AND workspace_id = $2"
+    )))
+    .bind(id)
+    .bind(workspace_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| AppError::not_found("customer"))?;
     if let Some(into) = row.get::<Option<i64>, _>("merged_into") {
-        return Err(AppError::new(ErrorCode::AlreadyMerged, format!("customer {id} was merged into {into}")).with_extra(json!({"merged_into": into})));
+        return Err(AppError::new(
+            ErrorCode::AlreadyMerged,
+            format!("customer {id} was merged into {into}"),
+        )
+        .with_extra(json!({"merged_into": into})));
     }
     Ok(Side { row })
 }
@@ -123,7 +136,12 @@ fn profile_snapshot(a: &Side) -> Value {
     })
 }
 
-async fn write_profile(conn: &mut AnyConnection, workspace_id: i64, id: i64, p: &Value) -> AppResult<()> {
+async fn write_profile(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    id: i64,
+    p: &Value,
+) -> AppResult<()> {
     let s = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_owned);
     let tags: Vec<String> = serde_json::from_value(p["tags"].clone()).unwrap_or_default();
     sqlx::query("UPDATE customers SET first_name = $2, last_name = $3, language = $4, birthday = $5, gender = $6, city = $7, country = $8, company_id = $9, tags = $10, attributes = $11, consents = $12, updated_at = $13 WHERE id = $1")
@@ -142,23 +160,48 @@ async fn write_profile(conn: &mut AnyConnection, workspace_id: i64, id: i64, p: 
         .bind(now_ms())
         .execute(&mut *conn)
         .await?;
-    write_indexes(conn, workspace_id, id, s("first_name").as_deref(), s("last_name").as_deref(), &tags).await
+    write_indexes(
+        conn,
+        workspace_id,
+        id,
+        s("first_name").as_deref(),
+        s("last_name").as_deref(),
+        &tags,
+    )
+    .await
 }
 
 async fn ids_of(conn: &mut AnyConnection, table: &str, customer_id: i64) -> AppResult<Vec<i64>> {
-    let rows = sqlx::query(AssertSqlSafe(format!("SELECT id FROM {table} WHERE customer_id = $1 ORDER BY id"))).bind(customer_id).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT id FROM {table} WHERE customer_id = $1 ORDER BY id"
+    )))
+    .bind(customer_id)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(rows.iter().map(|r| r.get("id")).collect())
 }
 
 /// Move the listed rows of `table` from one customer to another, in chunks.
-async fn move_rows(conn: &mut AnyConnection, table: &str, ids: &[i64], from: i64, to: i64) -> AppResult<()> {
+async fn move_rows(
+    conn: &mut AnyConnection,
+    table: &str,
+    ids: &[i64],
+    from: i64,
+    to: i64,
+) -> AppResult<()> {
     for chunk in ids.chunks(500) {
-        let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        sqlx::query(AssertSqlSafe(format!("UPDATE {table} SET customer_id = $1 WHERE customer_id = $2 AND id IN ({list})")))
-            .bind(to)
-            .bind(from)
-            .execute(&mut *conn)
-            .await?;
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {table} SET customer_id = $1 WHERE customer_id = $2 AND id IN ({list})"
+        )))
+        .bind(to)
+        .bind(from)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -166,8 +209,15 @@ async fn move_rows(conn: &mut AnyConnection, table: &str, ids: &[i64], from: i64
 fn parse_resolution(resolution: &Map<String, Value>) -> AppResult<Vec<(Channel, ConsentState)>> {
     let mut out = Vec::new();
     for (k, v) in resolution {
-        let ch = Channel::parse(k).ok_or_else(|| AppError::validation("consent_resolution", format!("unknown channel {k:?}")))?;
-        let st = v.as_str().and_then(ConsentState::parse).ok_or_else(|| AppError::validation("consent_resolution", format!("{k}: use granted, revoked or unknown")))?;
+        let ch = Channel::parse(k).ok_or_else(|| {
+            AppError::validation("consent_resolution", format!("unknown channel {k:?}"))
+        })?;
+        let st = v.as_str().and_then(ConsentState::parse).ok_or_else(|| {
+            AppError::validation(
+                "consent_resolution",
+                format!("{k}: use granted, revoked or unknown"),
+            )
+        })?;
         out.push((ch, st));
     }
     Ok(out)
@@ -175,7 +225,10 @@ fn parse_resolution(resolution: &Map<String, Value>) -> AppResult<Vec<(Channel, 
 
 fn merge_from_row(r: &sqlx::any::AnyRow) -> MergeRecord {
     let moved: Map<String, Value> = json_col(r, "moved");
-    let counts: Map<String, Value> = moved.iter().map(|(k, v)| (k.clone(), json!(v.as_array().map(Vec::len).unwrap_or(0)))).collect();
+    let counts: Map<String, Value> = moved
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v.as_array().map(Vec::len).unwrap_or(0))))
+        .collect();
     MergeRecord {
         id: r.get("id"),
         survivor_id: r.get("survivor_id"),
@@ -183,14 +236,25 @@ fn merge_from_row(r: &sqlx::any::AnyRow) -> MergeRecord {
         actor: r.get("actor"),
         moved_counts: Value::Object(counts),
         created_at: wafa_domain::time::format_ms(r.get("created_at")),
-        undone_at: r.get::<Option<i64>, _>("undone_at").map(wafa_domain::time::format_ms),
+        undone_at: r
+            .get::<Option<i64>, _>("undone_at")
+            .map(wafa_domain::time::format_ms),
     }
 }
 
 impl Store {
-    pub async fn merge_preview(&self, workspace_id: i64, survivor: i64, merged: i64, resolution: &Map<String, Value>) -> AppResult<MergePreview> {
+    pub async fn merge_preview(
+        &self,
+        workspace_id: i64,
+        survivor: i64,
+        merged: i64,
+        resolution: &Map<String, Value>,
+    ) -> AppResult<MergePreview> {
         if survivor == merged {
-            return Err(AppError::validation("other_id", "cannot merge a customer with itself"));
+            return Err(AppError::validation(
+                "other_id",
+                "cannot merge a customer with itself",
+            ));
         }
         let resolution = parse_resolution(resolution)?;
         let mut conn = self.read.acquire().await?;
@@ -199,7 +263,13 @@ impl Store {
         let conflicts = conflicting_channels(&a.consents(), &b.consents());
         let mut moves = Map::new();
         for t in MOVED_TABLES {
-            let n: i64 = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {t} WHERE customer_id = $1"))).bind(merged).fetch_one(&mut *conn).await?.get("n");
+            let n: i64 = sqlx::query(AssertSqlSafe(format!(
+                "SELECT COUNT(*) AS n FROM {t} WHERE customer_id = $1"
+            )))
+            .bind(merged)
+            .fetch_one(&mut *conn)
+            .await?
+            .get("n");
             moves.insert(t.to_owned(), json!(n));
         }
         Ok(MergePreview {
@@ -211,19 +281,39 @@ impl Store {
         })
     }
 
-    pub async fn merge_customers(&self, workspace_id: i64, actor: &str, survivor: i64, merged: i64, resolution: &Map<String, Value>) -> AppResult<MergeRecord> {
+    pub async fn merge_customers(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        survivor: i64,
+        merged: i64,
+        resolution: &Map<String, Value>,
+    ) -> AppResult<MergeRecord> {
         if survivor == merged {
-            return Err(AppError::validation("other_id", "cannot merge a customer with itself"));
+            return Err(AppError::validation(
+                "other_id",
+                "cannot merge a customer with itself",
+            ));
         }
         let resolution = parse_resolution(resolution)?;
         let mut tx = self.write.begin().await?;
         let a = load_live(&mut tx, workspace_id, survivor).await?;
         let b = load_live(&mut tx, workspace_id, merged).await?;
         let conflicts = conflicting_channels(&a.consents(), &b.consents());
-        let unresolved: Vec<&str> = conflicts.iter().filter(|c| !resolution.iter().any(|(r, _)| r == *c)).map(|c| c.as_str()).collect();
+        let unresolved: Vec<&str> = conflicts
+            .iter()
+            .filter(|c| !resolution.iter().any(|(r, _)| r == *c))
+            .map(|c| c.as_str())
+            .collect();
         if !unresolved.is_empty() {
-            return Err(AppError::new(ErrorCode::ConsentConflict, format!("consents conflict on {}; pass consent_resolution", unresolved.join(", ")))
-                .with_extra(json!({"channels": unresolved})));
+            return Err(AppError::new(
+                ErrorCode::ConsentConflict,
+                format!(
+                    "consents conflict on {}; pass consent_resolution",
+                    unresolved.join(", ")
+                ),
+            )
+            .with_extra(json!({"channels": unresolved})));
         }
         let before = profile_snapshot(&a);
         let profile = merged_profile(&a, &b, &resolution);
@@ -235,7 +325,12 @@ impl Store {
         }
         write_profile(&mut tx, workspace_id, survivor, &profile).await?;
         let now = now_ms();
-        sqlx::query("UPDATE customers SET merged_into = $2, updated_at = $3 WHERE id = $1").bind(merged).bind(survivor).bind(now).execute(&mut *tx).await?;
+        sqlx::query("UPDATE customers SET merged_into = $2, updated_at = $3 WHERE id = $1")
+            .bind(merged)
+            .bind(survivor)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         refresh_customer_stats(&mut tx, survivor).await?;
         refresh_customer_stats(&mut tx, merged).await?;
         let row = sqlx::query("INSERT INTO merges (workspace_id, survivor_id, merged_id, actor, moved, survivor_before, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, survivor_id, merged_id, actor, moved, created_at, undone_at")
@@ -249,22 +344,30 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         let record = merge_from_row(&row);
-        insert_timeline(&mut tx, &TimelineWrite {
-            workspace_id,
-            customer_id: survivor,
-            occurred_at: now,
-            kind: "merge",
-            ref_id: Some(record.id),
-            summary: format!("Customer {merged} merged into this profile"),
-            data: json!({"merge_id": record.id, "merged_id": merged, "by": actor}),
-        })
+        insert_timeline(
+            &mut tx,
+            &TimelineWrite {
+                workspace_id,
+                customer_id: survivor,
+                occurred_at: now,
+                kind: "merge",
+                ref_id: Some(record.id),
+                summary: format!("Customer {merged} merged into this profile"),
+                data: json!({"merge_id": record.id, "merged_id": merged, "by": actor}),
+            },
+        )
         .await?;
         audit(&mut tx, workspace_id, actor, "customer.merge", "customer", Some(survivor), json!({"merge_id": record.id, "merged_id": merged, "consent_resolution": resolution.iter().map(|(c, s)| (c.as_str(), s.as_str())).collect::<Vec<_>>(), "moved": record.moved_counts})).await?;
         tx.commit().await?;
         Ok(record)
     }
 
-    pub async fn undo_merge(&self, workspace_id: i64, actor: &str, merge_id: i64) -> AppResult<MergeRecord> {
+    pub async fn undo_merge(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        merge_id: i64,
+    ) -> AppResult<MergeRecord> {
         let mut tx = self.write.begin().await?;
         let m = sqlx::query("SELECT id, survivor_id, merged_id, actor, moved, survivor_before, created_at, undone_at FROM merges WHERE id = $1 AND workspace_id = $2")
             .bind(merge_id)
@@ -273,50 +376,108 @@ impl Store {
             .await?
             .ok_or_else(|| AppError::not_found("merge"))?;
         if m.get::<Option<i64>, _>("undone_at").is_some() {
-            return Err(AppError::new(ErrorCode::MergeNotUndoable, "this merge was already undone"));
+            return Err(AppError::new(
+                ErrorCode::MergeNotUndoable,
+                "this merge was already undone",
+            ));
         }
         let survivor: i64 = m.get("survivor_id");
         let merged: i64 = m.get("merged_id");
-        let state = sqlx::query("SELECT id, merged_into FROM customers WHERE id IN ($1, $2)").bind(survivor).bind(merged).fetch_all(&mut *tx).await?;
-        let into = |id: i64| state.iter().find(|r| r.get::<i64, _>("id") == id).and_then(|r| r.get::<Option<i64>, _>("merged_into"));
+        let state = sqlx::query("SELECT id, merged_into FROM customers WHERE id IN ($1, $2)")
+            .bind(survivor)
+            .bind(merged)
+            .fetch_all(&mut *tx)
+            .await?;
+        let into = |id: i64| {
+            state
+                .iter()
+                .find(|r| r.get::<i64, _>("id") == id)
+                .and_then(|r| r.get::<Option<i64>, _>("merged_into"))
+        };
         if into(survivor).is_some() {
-            return Err(AppError::new(ErrorCode::MergeNotUndoable, "the surviving customer was itself merged since; undo that merge first"));
+            return Err(AppError::new(
+                ErrorCode::MergeNotUndoable,
+                "the surviving customer was itself merged since; undo that merge first",
+            ));
         }
         if into(merged) != Some(survivor) {
-            return Err(AppError::new(ErrorCode::MergeNotUndoable, "the merged customer is no longer merged into the survivor"));
+            return Err(AppError::new(
+                ErrorCode::MergeNotUndoable,
+                "the merged customer is no longer merged into the survivor",
+            ));
         }
         let moved: Map<String, Value> = json_col(&m, "moved");
         for t in MOVED_TABLES {
-            let ids: Vec<i64> = moved.get(t).and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+            let ids: Vec<i64> = moved
+                .get(t)
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or_default();
             move_rows(&mut tx, t, &ids, survivor, merged).await?;
         }
         let before: Value = json_col(&m, "survivor_before");
         write_profile(&mut tx, workspace_id, survivor, &before).await?;
         let now = now_ms();
-        sqlx::query("UPDATE customers SET merged_into = NULL, updated_at = $2 WHERE id = $1").bind(merged).bind(now).execute(&mut *tx).await?;
-        let b = sqlx::query("SELECT first_name, last_name, tags FROM customers WHERE id = $1").bind(merged).fetch_one(&mut *tx).await?;
+        sqlx::query("UPDATE customers SET merged_into = NULL, updated_at = $2 WHERE id = $1")
+            .bind(merged)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let b = sqlx::query("SELECT first_name, last_name, tags FROM customers WHERE id = $1")
+            .bind(merged)
+            .fetch_one(&mut *tx)
+            .await?;
         let b_tags: Vec<String> = json_col(&b, "tags");
-        write_indexes(&mut tx, workspace_id, merged, b.get::<Option<String>, _>("first_name").as_deref(), b.get::<Option<String>, _>("last_name").as_deref(), &b_tags).await?;
+        write_indexes(
+            &mut tx,
+            workspace_id,
+            merged,
+            b.get::<Option<String>, _>("first_name").as_deref(),
+            b.get::<Option<String>, _>("last_name").as_deref(),
+            &b_tags,
+        )
+        .await?;
         refresh_customer_stats(&mut tx, survivor).await?;
         refresh_customer_stats(&mut tx, merged).await?;
-        sqlx::query("UPDATE merges SET undone_at = $2 WHERE id = $1").bind(merge_id).bind(now).execute(&mut *tx).await?;
-        insert_timeline(&mut tx, &TimelineWrite {
-            workspace_id,
-            customer_id: survivor,
-            occurred_at: now,
-            kind: "merge_undone",
-            ref_id: Some(merge_id),
-            summary: format!("Merge with customer {merged} undone"),
-            data: json!({"merge_id": merge_id, "merged_id": merged, "by": actor}),
-        })
+        sqlx::query("UPDATE merges SET undone_at = $2 WHERE id = $1")
+            .bind(merge_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        insert_timeline(
+            &mut tx,
+            &TimelineWrite {
+                workspace_id,
+                customer_id: survivor,
+                occurred_at: now,
+                kind: "merge_undone",
+                ref_id: Some(merge_id),
+                summary: format!("Merge with customer {merged} undone"),
+                data: json!({"merge_id": merge_id, "merged_id": merged, "by": actor}),
+            },
+        )
         .await?;
-        audit(&mut tx, workspace_id, actor, "customer.unmerge", "customer", Some(survivor), json!({"merge_id": merge_id, "merged_id": merged})).await?;
+        audit(
+            &mut tx,
+            workspace_id,
+            actor,
+            "customer.unmerge",
+            "customer",
+            Some(survivor),
+            json!({"merge_id": merge_id, "merged_id": merged}),
+        )
+        .await?;
         let row = sqlx::query("SELECT id, survivor_id, merged_id, actor, moved, created_at, undone_at FROM merges WHERE id = $1").bind(merge_id).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         Ok(merge_from_row(&row))
     }
 
-    pub async fn list_merges(&self, workspace_id: i64, customer_id: Option<i64>, before_id: Option<i64>, limit: i64) -> AppResult<Vec<MergeRecord>> {
+    pub async fn list_merges(
+        &self,
+        workspace_id: i64,
+        customer_id: Option<i64>,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> AppResult<Vec<MergeRecord>> {
         let rows = sqlx::query("SELECT id, survivor_id, merged_id, actor, moved, created_at, undone_at FROM merges WHERE workspace_id = $1 AND id < $2 AND ($3 = 0 OR survivor_id = $3 OR merged_id = $3) ORDER BY id DESC LIMIT $4")
             .bind(workspace_id)
             .bind(before_id.unwrap_or(i64::MAX))

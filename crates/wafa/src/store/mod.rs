@@ -21,8 +21,11 @@ mod timeline;
 pub use customers::{CustomerFilter, UpsertOutcome};
 pub use imports::{CustomerImportRow, ImportRecord, OrderImportRow, RowFailure, RowOutcome};
 pub use merges::{MergePreview, MergeRecord};
-pub use orders::{OrderFilter, OrderWrite};
-pub use tenancy::{ApiKeyRecord, AuditRecord, MemberRecord, NewWorkspace, Principal, SessionRecord, SourceRecord, WorkspaceRecord};
+pub use orders::{OrderFilter, OrderWrite, StatusUpdate};
+pub use tenancy::{
+    ApiKeyRecord, AuditRecord, MemberRecord, NewWorkspace, Principal, SessionRecord, SourceRecord,
+    WorkspaceRecord,
+};
 pub use timeline::TimelineWrite;
 
 use crate::error::AppError;
@@ -65,7 +68,10 @@ pub fn normalize_url(url: &str) -> Result<(Backend, String), AppError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok((Backend::Postgres, url.to_owned()));
     }
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
     if path.is_empty() {
         return Err(AppError::config("empty database URL"));
     }
@@ -73,10 +79,16 @@ pub fn normalize_url(url: &str) -> Result<(Backend, String), AppError> {
         return Ok((Backend::Sqlite, "sqlite::memory:".to_owned()));
     }
     if url.contains("://") && !url.starts_with("sqlite://") {
-        return Err(AppError::config(format!("unsupported database URL {url:?}: use a file path, sqlite://… or postgres://…")));
+        return Err(AppError::config(format!(
+            "unsupported database URL {url:?}: use a file path, sqlite://… or postgres://…"
+        )));
     }
     let sep = if path.contains('?') { '&' } else { '?' };
-    let with_mode = if path.contains("mode=") { path.to_owned() } else { format!("{path}{sep}mode=rwc") };
+    let with_mode = if path.contains("mode=") {
+        path.to_owned()
+    } else {
+        format!("{path}{sep}mode=rwc")
+    };
     Ok((Backend::Sqlite, format!("sqlite://{with_mode}")))
 }
 
@@ -85,7 +97,8 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store, AppError> {
         sqlx::any::install_default_drivers();
         let (backend, url) = normalize_url(url)?;
-        let opts = AnyConnectOptions::from_str(&url).map_err(|e| AppError::config(format!("bad database URL: {e}")))?;
+        let opts = AnyConnectOptions::from_str(&url)
+            .map_err(|e| AppError::config(format!("bad database URL: {e}")))?;
         let store = match backend {
             Backend::Sqlite => {
                 let in_memory = url.contains(":memory:");
@@ -107,7 +120,11 @@ impl Store {
                         .await
                         .map_err(AppError::db_connect)?
                 };
-                Store { backend, read, write }
+                Store {
+                    backend,
+                    read,
+                    write,
+                }
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -116,7 +133,11 @@ impl Store {
                     .connect_with(opts)
                     .await
                     .map_err(AppError::db_connect)?;
-                Store { backend, read: pool.clone(), write: pool }
+                Store {
+                    backend,
+                    read: pool.clone(),
+                    write: pool,
+                }
             }
         };
         store.migrate().await?;
@@ -148,12 +169,14 @@ impl Store {
             };
             let mut tx = self.write.begin().await?;
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO wafa_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-                .bind(m.version)
-                .bind(m.name)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO wafa_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             tracing::info!(version = m.version, name = m.name, "applied migration");
         }
@@ -172,12 +195,16 @@ impl Store {
     }
 }
 
-type SetupFuture<'c> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
+type SetupFuture<'c> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + 'c>>;
 
 /// Per-connection SQLite settings. WAL lets readers run while the writer writes; NORMAL sync
 /// survives application crashes (the WAL is in the OS) and is much faster than FULL;
 /// foreign keys are off by default in SQLite and must be switched on per connection.
-fn sqlite_setup(conn: &mut AnyConnection, _meta: sqlx::pool::PoolConnectionMetadata) -> SetupFuture<'_> {
+fn sqlite_setup(
+    conn: &mut AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> SetupFuture<'_> {
     Box::pin(async move {
         sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768;")
             .execute(conn)
@@ -215,6 +242,12 @@ pub(crate) async fn audit(
 }
 
 /// Read a JSON TEXT column, tolerating legacy garbage as the default value.
-pub(crate) fn json_col<T: serde::de::DeserializeOwned + Default>(row: &sqlx::any::AnyRow, col: &str) -> T {
-    row.try_get::<String, _>(col).ok().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default()
+pub(crate) fn json_col<T: serde::de::DeserializeOwned + Default>(
+    row: &sqlx::any::AnyRow,
+    col: &str,
+) -> T {
+    row.try_get::<String, _>(col)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default()
 }

@@ -11,7 +11,7 @@ use super::{audit, json_col, now_ms, Store};
 use crate::error::{AppError, AppResult};
 use crate::validate::{ValidLine, ValidOrder};
 use serde_json::json;
-use sqlx::{AssertSqlSafe, AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use wafa_domain::time::format_ms;
 use wafa_domain::{Currency, ErrorCode, OrderStatus, ReturnReason};
 use wafa_model::{Cart, CartInput, Order, OrderLine, Product, ProductInput, StatusChange};
@@ -32,7 +32,10 @@ impl OrderWrite {
     }
 }
 
-pub(crate) async fn refresh_customer_stats(conn: &mut AnyConnection, customer_id: i64) -> AppResult<()> {
+pub(crate) async fn refresh_customer_stats(
+    conn: &mut AnyConnection,
+    customer_id: i64,
+) -> AppResult<()> {
     sqlx::query(
         "UPDATE customers SET orders_count = (SELECT COUNT(*) FROM orders o WHERE o.customer_id = $1 AND o.status <> 'cancelled'), \
          first_order_at = (SELECT MIN(placed_at) FROM orders o WHERE o.customer_id = $1 AND o.status <> 'cancelled'), \
@@ -46,7 +49,17 @@ pub(crate) async fn refresh_customer_stats(conn: &mut AnyConnection, customer_id
 
 fn return_reason(s: &str) -> Option<ReturnReason> {
     use ReturnReason::*;
-    [Damaged, WrongItem, NotAsDescribed, SizeOrFit, ChangedMind, LateDelivery, Other].into_iter().find(|r| r.as_str() == s)
+    [
+        Damaged,
+        WrongItem,
+        NotAsDescribed,
+        SizeOrFit,
+        ChangedMind,
+        LateDelivery,
+        Other,
+    ]
+    .into_iter()
+    .find(|r| r.as_str() == s)
 }
 
 /// The status history an order gets when created directly in a later state: the path a
@@ -76,29 +89,49 @@ pub(crate) async fn insert_order(
     history: Option<&[(OrderStatus, i64, Option<String>)]>,
     quiet: bool,
 ) -> AppResult<OrderWrite> {
-    live_customer(conn, workspace_id, o.customer_id).await.map_err(|e| e.at("customer_id"))?;
+    live_customer(conn, workspace_id, o.customer_id)
+        .await
+        .map_err(|e| e.at("customer_id"))?;
     if let Some(ext) = &o.external_id {
-        let r = sqlx::query("SELECT id FROM orders WHERE workspace_id = $1 AND source_id = $2 AND external_id = $3")
-            .bind(workspace_id)
-            .bind(o.source_id)
-            .bind(ext)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let r = sqlx::query(
+            "SELECT id FROM orders WHERE workspace_id = $1 AND source_id = $2 AND external_id = $3",
+        )
+        .bind(workspace_id)
+        .bind(o.source_id)
+        .bind(ext)
+        .fetch_optional(&mut *conn)
+        .await?;
         if let Some(r) = r {
             return Ok(OrderWrite::Existing(r.get("id")));
         }
     }
     if o.source_id != 0 {
-        let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2").bind(o.source_id).bind(workspace_id).fetch_optional(&mut *conn).await?;
+        let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2")
+            .bind(o.source_id)
+            .bind(workspace_id)
+            .fetch_optional(&mut *conn)
+            .await?;
         if ok.is_none() {
-            return Err(AppError::field(ErrorCode::ValidationFailed, "source_id", "no such source in this workspace"));
+            return Err(AppError::field(
+                ErrorCode::ValidationFailed,
+                "source_id",
+                "no such source in this workspace",
+            ));
         }
     }
     for (i, l) in o.lines.iter().enumerate() {
         if let Some(pid) = l.product_id {
-            let ok = sqlx::query("SELECT id FROM products WHERE id = $1 AND workspace_id = $2").bind(pid).bind(workspace_id).fetch_optional(&mut *conn).await?;
+            let ok = sqlx::query("SELECT id FROM products WHERE id = $1 AND workspace_id = $2")
+                .bind(pid)
+                .bind(workspace_id)
+                .fetch_optional(&mut *conn)
+                .await?;
             if ok.is_none() {
-                return Err(AppError::field(ErrorCode::ValidationFailed, format!("lines[{i}].product_id"), "no such product in this workspace"));
+                return Err(AppError::field(
+                    ErrorCode::ValidationFailed,
+                    format!("lines[{i}].product_id"),
+                    "no such product in this workspace",
+                ));
             }
         }
     }
@@ -131,10 +164,13 @@ pub(crate) async fn insert_order(
     insert_lines(conn, workspace_id, id, &o.lines).await?;
     let hist: Vec<(OrderStatus, i64, Option<String>)> = match history {
         Some(h) if !h.is_empty() => h.to_vec(),
-        _ => implied_history(o.status, o.payment_method == wafa_domain::PaymentMethod::CashOnDelivery)
-            .into_iter()
-            .map(|s| (s, o.placed_at, None))
-            .collect(),
+        _ => implied_history(
+            o.status,
+            o.payment_method == wafa_domain::PaymentMethod::CashOnDelivery,
+        )
+        .into_iter()
+        .map(|s| (s, o.placed_at, None))
+        .collect(),
     };
     for (s, at, reason) in &hist {
         sqlx::query("INSERT INTO order_status_history (order_id, workspace_id, status, at, reason) VALUES ($1, $2, $3, $4, $5)")
@@ -159,25 +195,42 @@ pub(crate) async fn insert_order(
     })
     .await?;
     for (s, at, reason) in hist.iter().filter(|(s, _, _)| *s != OrderStatus::Placed) {
-        insert_timeline(conn, &TimelineWrite {
-            workspace_id,
-            customer_id: o.customer_id,
-            occurred_at: *at,
-            kind: "order_status",
-            ref_id: Some(id),
-            summary: format!("Order {label} {}", s.as_str()),
-            data: json!({"order_id": id, "status": s.as_str(), "reason": reason}),
-        })
+        insert_timeline(
+            conn,
+            &TimelineWrite {
+                workspace_id,
+                customer_id: o.customer_id,
+                occurred_at: *at,
+                kind: "order_status",
+                ref_id: Some(id),
+                summary: format!("Order {label} {}", s.as_str()),
+                data: json!({"order_id": id, "status": s.as_str(), "reason": reason}),
+            },
+        )
         .await?;
     }
     refresh_customer_stats(conn, o.customer_id).await?;
     if !quiet {
-        audit(conn, workspace_id, actor, "order.create", "order", Some(id), json!({"customer_id": o.customer_id})).await?;
+        audit(
+            conn,
+            workspace_id,
+            actor,
+            "order.create",
+            "order",
+            Some(id),
+            json!({"customer_id": o.customer_id}),
+        )
+        .await?;
     }
     Ok(OrderWrite::Created(id))
 }
 
-async fn insert_lines(conn: &mut AnyConnection, workspace_id: i64, order_id: i64, lines: &[ValidLine]) -> AppResult<()> {
+async fn insert_lines(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    order_id: i64,
+    lines: &[ValidLine],
+) -> AppResult<()> {
     for l in lines {
         sqlx::query("INSERT INTO order_lines (order_id, workspace_id, product_id, sku, title, quantity, unit_price_minor, total_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(order_id)
@@ -194,17 +247,25 @@ async fn insert_lines(conn: &mut AnyConnection, workspace_id: i64, order_id: i64
     Ok(())
 }
 
+/// A requested status change.
+#[derive(Clone, Copy)]
+pub struct StatusUpdate<'a> {
+    pub to: OrderStatus,
+    pub at: i64,
+    pub note: Option<&'a str>,
+    /// Return reason (for `returned`).
+    pub reason: Option<&'a str>,
+    /// Amount to refund now (partial refunds keep the status).
+    pub refund_minor: Option<i64>,
+}
+
 /// Apply a status change with its side effects (refund amount, return reason, timeline).
 pub(crate) async fn change_status_tx(
     conn: &mut AnyConnection,
     workspace_id: i64,
     actor: &str,
     order_id: i64,
-    to: OrderStatus,
-    at: i64,
-    note: Option<&str>,
-    reason: Option<&str>,
-    refund_minor: Option<i64>,
+    u: &StatusUpdate<'_>,
 ) -> AppResult<()> {
     let r = sqlx::query("SELECT customer_id, status, total_minor, refunded_minor, currency, number FROM orders WHERE id = $1 AND workspace_id = $2")
         .bind(order_id)
@@ -212,30 +273,66 @@ pub(crate) async fn change_status_tx(
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| AppError::not_found("order"))?;
+    let StatusUpdate {
+        to,
+        at,
+        note,
+        reason,
+        refund_minor,
+    } = *u;
     let from = OrderStatus::parse(&r.get::<String, _>("status")).unwrap_or(OrderStatus::Placed);
     let partial_refund = to == from && to != OrderStatus::Refunded && refund_minor.is_some();
     if !partial_refund && !from.can_move_to(to) {
-        return Err(AppError::new(ErrorCode::InvalidStatusTransition, format!("cannot move an order from {} to {}", from.as_str(), to.as_str()))
-            .with_extra(json!({"from": from.as_str(), "to": to.as_str()})));
+        return Err(AppError::new(
+            ErrorCode::InvalidStatusTransition,
+            format!(
+                "cannot move an order from {} to {}",
+                from.as_str(),
+                to.as_str()
+            ),
+        )
+        .with_extra(json!({"from": from.as_str(), "to": to.as_str()})));
     }
     let total: i64 = r.get("total_minor");
     let refunded: i64 = r.get("refunded_minor");
     let mut new_refunded = refunded;
     if let Some(amount) = refund_minor {
         if amount <= 0 || refunded + amount > total {
-            return Err(AppError::field(ErrorCode::InvalidAmount, "refund_minor", format!("refund must be between 1 and the remaining {}", total - refunded)));
+            return Err(AppError::field(
+                ErrorCode::InvalidAmount,
+                "refund_minor",
+                format!(
+                    "refund must be between 1 and the remaining {}",
+                    total - refunded
+                ),
+            ));
         }
         new_refunded = refunded + amount;
     } else if to == OrderStatus::Refunded {
         new_refunded = total;
     }
     let reason = match (to, reason) {
-        (OrderStatus::Returned, Some(s)) => Some(return_reason(s).ok_or_else(|| AppError::validation("reason", format!("unknown return reason {s:?}")))?.as_str().to_owned()),
+        (OrderStatus::Returned, Some(s)) => Some(
+            return_reason(s)
+                .ok_or_else(|| {
+                    AppError::validation("reason", format!("unknown return reason {s:?}"))
+                })?
+                .as_str()
+                .to_owned(),
+        ),
         (OrderStatus::Returned, None) => Some(ReturnReason::Other.as_str().to_owned()),
         (_, r) => r.map(str::to_owned),
     };
     // A partial refund that reaches the total is a full refund.
-    let final_status = if new_refunded == total && total > 0 && refund_minor.is_some() && from.can_move_to(OrderStatus::Refunded) { OrderStatus::Refunded } else { to };
+    let final_status = if new_refunded == total
+        && total > 0
+        && refund_minor.is_some()
+        && from.can_move_to(OrderStatus::Refunded)
+    {
+        OrderStatus::Refunded
+    } else {
+        to
+    };
     sqlx::query("UPDATE orders SET status = $2, refunded_minor = $3, return_reason = COALESCE($4, return_reason), updated_at = $5 WHERE id = $1")
         .bind(order_id)
         .bind(final_status.as_str())
@@ -254,10 +351,14 @@ pub(crate) async fn change_status_tx(
         .execute(&mut *conn)
         .await?;
     let customer_id: i64 = r.get("customer_id");
-    let label = r.get::<Option<String>, _>("number").unwrap_or_else(|| format!("#{order_id}"));
+    let label = r
+        .get::<Option<String>, _>("number")
+        .unwrap_or_else(|| format!("#{order_id}"));
     let summary = if partial_refund {
         let cur = Currency::parse(&r.get::<String, _>("currency")).ok();
-        let amt = cur.map(|c| format!("{} {}", c.format_amount(new_refunded - refunded), c.code())).unwrap_or_default();
+        let amt = cur
+            .map(|c| format!("{} {}", c.format_amount(new_refunded - refunded), c.code()))
+            .unwrap_or_default();
         format!("Order {label} partially refunded: {amt}")
     } else {
         format!("Order {label} {}", final_status.as_str())
@@ -273,7 +374,16 @@ pub(crate) async fn change_status_tx(
     })
     .await?;
     refresh_customer_stats(conn, customer_id).await?;
-    audit(conn, workspace_id, actor, "order.status", "order", Some(order_id), json!({"from": from.as_str(), "to": final_status.as_str()})).await?;
+    audit(
+        conn,
+        workspace_id,
+        actor,
+        "order.status",
+        "order",
+        Some(order_id),
+        json!({"from": from.as_str(), "to": final_status.as_str()}),
+    )
+    .await?;
     Ok(())
 }
 
@@ -297,12 +407,25 @@ fn product_from_row(r: &sqlx::any::AnyRow) -> Product {
 const PRODUCT_COLS: &str = "id, source_id, external_id, sku, title, title_ar, category, price_minor, currency, url, image_url, created_at";
 const ORDER_COLS: &str = "id, customer_id, source_id, external_id, number, currency, status, payment_method, placed_at, subtotal_minor, discount_minor, shipping_minor, tax_minor, total_minor, refunded_minor, return_reason, city";
 
-pub(crate) async fn upsert_product_tx(conn: &mut AnyConnection, workspace_id: i64, actor: &str, p: &ProductInput) -> AppResult<(i64, bool)> {
+pub(crate) async fn upsert_product_tx(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    actor: &str,
+    p: &ProductInput,
+) -> AppResult<(i64, bool)> {
     let source_id = p.source_id.unwrap_or(0);
     if source_id != 0 {
-        let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2").bind(source_id).bind(workspace_id).fetch_optional(&mut *conn).await?;
+        let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2")
+            .bind(source_id)
+            .bind(workspace_id)
+            .fetch_optional(&mut *conn)
+            .await?;
         if ok.is_none() {
-            return Err(AppError::field(ErrorCode::ValidationFailed, "source_id", "no such source in this workspace"));
+            return Err(AppError::field(
+                ErrorCode::ValidationFailed,
+                "source_id",
+                "no such source in this workspace",
+            ));
         }
     }
     let now = now_ms();
@@ -347,35 +470,68 @@ pub(crate) async fn upsert_product_tx(conn: &mut AnyConnection, workspace_id: i6
         .fetch_one(&mut *conn)
         .await?
         .get("id");
-    audit(conn, workspace_id, actor, "product.create", "product", Some(id), json!({"title": p.title})).await?;
+    audit(
+        conn,
+        workspace_id,
+        actor,
+        "product.create",
+        "product",
+        Some(id),
+        json!({"title": p.title}),
+    )
+    .await?;
     Ok((id, true))
 }
 
-pub(crate) async fn upsert_cart_tx(conn: &mut AnyConnection, workspace_id: i64, actor: &str, c: &CartInput, currency: Currency, lines: &[ValidLine], updated_at: i64) -> AppResult<i64> {
+pub(crate) async fn upsert_cart_tx(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    actor: &str,
+    c: &CartInput,
+    currency: Currency,
+    lines: &[ValidLine],
+    updated_at: i64,
+) -> AppResult<i64> {
     let status = c.status.as_deref().unwrap_or("open");
     if !["open", "abandoned", "converted"].contains(&status) {
-        return Err(AppError::validation("status", format!("unknown cart status {status:?} (open, abandoned, converted)")));
+        return Err(AppError::validation(
+            "status",
+            format!("unknown cart status {status:?} (open, abandoned, converted)"),
+        ));
     }
     if let Some(cid) = c.customer_id {
-        live_customer(conn, workspace_id, cid).await.map_err(|e| e.at("customer_id"))?;
+        live_customer(conn, workspace_id, cid)
+            .await
+            .map_err(|e| e.at("customer_id"))?;
     }
     let source_id = c.source_id.unwrap_or(0);
     if source_id != 0 {
-        let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2").bind(source_id).bind(workspace_id).fetch_optional(&mut *conn).await?;
+        let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2")
+            .bind(source_id)
+            .bind(workspace_id)
+            .fetch_optional(&mut *conn)
+            .await?;
         if ok.is_none() {
-            return Err(AppError::field(ErrorCode::ValidationFailed, "source_id", "no such source in this workspace"));
+            return Err(AppError::field(
+                ErrorCode::ValidationFailed,
+                "source_id",
+                "no such source in this workspace",
+            ));
         }
     }
     let total: i64 = lines.iter().map(|l| l.total_minor).sum();
-    let lines_json = serde_json::to_string(&lines.iter().map(line_view).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
+    let lines_json = serde_json::to_string(&lines.iter().map(line_view).collect::<Vec<_>>())
+        .unwrap_or_else(|_| "[]".into());
     let existing = match &c.external_id {
-        Some(ext) => sqlx::query("SELECT id FROM carts WHERE workspace_id = $1 AND source_id = $2 AND external_id = $3")
-            .bind(workspace_id)
-            .bind(source_id)
-            .bind(ext)
-            .fetch_optional(&mut *conn)
-            .await?
-            .map(|r| r.get::<i64, _>("id")),
+        Some(ext) => sqlx::query(
+            "SELECT id FROM carts WHERE workspace_id = $1 AND source_id = $2 AND external_id = $3",
+        )
+        .bind(workspace_id)
+        .bind(source_id)
+        .bind(ext)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| r.get::<i64, _>("id")),
         None => None,
     };
     let id = match existing {
@@ -409,23 +565,46 @@ pub(crate) async fn upsert_cart_tx(conn: &mut AnyConnection, workspace_id: i64, 
             .get("id"),
     };
     if let (Some(cid), "abandoned") = (c.customer_id, status) {
-        insert_timeline(conn, &TimelineWrite {
-            workspace_id,
-            customer_id: cid,
-            occurred_at: updated_at,
-            kind: "cart_abandoned",
-            ref_id: Some(id),
-            summary: format!("Cart abandoned: {} {}", currency.format_amount(total), currency.code()),
-            data: json!({"cart_id": id, "total_minor": total, "currency": currency.code()}),
-        })
+        insert_timeline(
+            conn,
+            &TimelineWrite {
+                workspace_id,
+                customer_id: cid,
+                occurred_at: updated_at,
+                kind: "cart_abandoned",
+                ref_id: Some(id),
+                summary: format!(
+                    "Cart abandoned: {} {}",
+                    currency.format_amount(total),
+                    currency.code()
+                ),
+                data: json!({"cart_id": id, "total_minor": total, "currency": currency.code()}),
+            },
+        )
         .await?;
     }
-    audit(conn, workspace_id, actor, "cart.upsert", "cart", Some(id), json!({"status": status})).await?;
+    audit(
+        conn,
+        workspace_id,
+        actor,
+        "cart.upsert",
+        "cart",
+        Some(id),
+        json!({"status": status}),
+    )
+    .await?;
     Ok(id)
 }
 
 fn line_view(l: &ValidLine) -> OrderLine {
-    OrderLine { product_id: l.product_id, sku: l.sku.clone(), title: l.title.clone(), quantity: l.quantity, unit_price_minor: l.unit_price_minor, total_minor: l.total_minor }
+    OrderLine {
+        product_id: l.product_id,
+        sku: l.sku.clone(),
+        title: l.title.clone(),
+        quantity: l.quantity,
+        unit_price_minor: l.unit_price_minor,
+        total_minor: l.total_minor,
+    }
 }
 
 fn cart_from_row(r: &sqlx::any::AnyRow) -> Cart {
@@ -456,7 +635,12 @@ pub struct OrderFilter {
 }
 
 impl Store {
-    pub async fn create_order(&self, workspace_id: i64, actor: &str, o: &ValidOrder) -> AppResult<OrderWrite> {
+    pub async fn create_order(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        o: &ValidOrder,
+    ) -> AppResult<OrderWrite> {
         let mut tx = self.write.begin().await?;
         let w = insert_order(&mut tx, workspace_id, actor, o, None, false).await?;
         tx.commit().await?;
@@ -465,12 +649,14 @@ impl Store {
 
     pub async fn get_order(&self, workspace_id: i64, id: i64) -> AppResult<Order> {
         let mut conn = self.read.acquire().await?;
-        let r = sqlx::query(AssertSqlSafe(format!("SELECT {ORDER_COLS} FROM orders WHERE id = $1 AND workspace_id = $2")))
-            .bind(id)
-            .bind(workspace_id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or_else(|| AppError::not_found("order"))?;
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ORDER_COLS} FROM orders WHERE id = $1 AND workspace_id = $2"
+        )))
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("order"))?;
         let lines = sqlx::query("SELECT product_id, sku, title, quantity, unit_price_minor, total_minor FROM order_lines WHERE order_id = $1 ORDER BY id")
             .bind(id)
             .fetch_all(&mut *conn)
@@ -491,13 +677,23 @@ impl Store {
                 total_minor: l.get("total_minor"),
             })
             .collect();
-        o.status_history = hist.iter().map(|h| StatusChange { status: h.get("status"), at: format_ms(h.get("at")), note: h.get("note"), reason: h.get("reason") }).collect();
+        o.status_history = hist
+            .iter()
+            .map(|h| StatusChange {
+                status: h.get("status"),
+                at: format_ms(h.get("at")),
+                note: h.get("note"),
+                reason: h.get("reason"),
+            })
+            .collect();
         Ok(o)
     }
 
     /// Orders newest first (by id); lines and history are on the single-order read.
     pub async fn list_orders(&self, workspace_id: i64, f: &OrderFilter) -> AppResult<Vec<Order>> {
-        let mut q = Sql::new(&format!("SELECT {ORDER_COLS} FROM orders WHERE workspace_id = "));
+        let mut q = Sql::new(&format!(
+            "SELECT {ORDER_COLS} FROM orders WHERE workspace_id = "
+        ));
         q.int(workspace_id);
         if let Some(c) = f.customer_id {
             q.push(" AND customer_id = ").int(c);
@@ -513,15 +709,25 @@ impl Store {
         Ok(rows.iter().map(order_from_row).collect())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn change_order_status(&self, workspace_id: i64, actor: &str, order_id: i64, to: OrderStatus, at: i64, note: Option<&str>, reason: Option<&str>, refund_minor: Option<i64>) -> AppResult<()> {
+    pub async fn change_order_status(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        order_id: i64,
+        u: &StatusUpdate<'_>,
+    ) -> AppResult<()> {
         let mut tx = self.write.begin().await?;
-        change_status_tx(&mut tx, workspace_id, actor, order_id, to, at, note, reason, refund_minor).await?;
+        change_status_tx(&mut tx, workspace_id, actor, order_id, u).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn upsert_product(&self, workspace_id: i64, actor: &str, p: &ProductInput) -> AppResult<(i64, bool)> {
+    pub async fn upsert_product(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        p: &ProductInput,
+    ) -> AppResult<(i64, bool)> {
         let mut tx = self.write.begin().await?;
         let out = upsert_product_tx(&mut tx, workspace_id, actor, p).await?;
         tx.commit().await?;
@@ -529,16 +735,23 @@ impl Store {
     }
 
     pub async fn get_product(&self, workspace_id: i64, id: i64) -> AppResult<Product> {
-        let r = sqlx::query(AssertSqlSafe(format!("SELECT {PRODUCT_COLS} FROM products WHERE id = $1 AND workspace_id = $2")))
-            .bind(id)
-            .bind(workspace_id)
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or_else(|| AppError::not_found("product"))?;
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PRODUCT_COLS} FROM products WHERE id = $1 AND workspace_id = $2"
+        )))
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or_else(|| AppError::not_found("product"))?;
         Ok(product_from_row(&r))
     }
 
-    pub async fn list_products(&self, workspace_id: i64, before_id: Option<i64>, limit: i64) -> AppResult<Vec<Product>> {
+    pub async fn list_products(
+        &self,
+        workspace_id: i64,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> AppResult<Vec<Product>> {
         let rows = sqlx::query(AssertSqlSafe(format!("SELECT {PRODUCT_COLS} FROM products WHERE workspace_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")))
             .bind(workspace_id)
             .bind(before_id.unwrap_or(i64::MAX))
@@ -548,25 +761,44 @@ impl Store {
         Ok(rows.iter().map(product_from_row).collect())
     }
 
-    pub async fn upsert_cart(&self, workspace_id: i64, actor: &str, c: &CartInput, currency: Currency, lines: &[ValidLine], updated_at: i64) -> AppResult<i64> {
+    pub async fn upsert_cart(
+        &self,
+        workspace_id: i64,
+        actor: &str,
+        c: &CartInput,
+        currency: Currency,
+        lines: &[ValidLine],
+        updated_at: i64,
+    ) -> AppResult<i64> {
         let mut tx = self.write.begin().await?;
-        let id = upsert_cart_tx(&mut tx, workspace_id, actor, c, currency, lines, updated_at).await?;
+        let id =
+            upsert_cart_tx(&mut tx, workspace_id, actor, c, currency, lines, updated_at).await?;
         tx.commit().await?;
         Ok(id)
     }
 
     pub async fn get_cart(&self, workspace_id: i64, id: i64) -> AppResult<Cart> {
-        let r = sqlx::query(AssertSqlSafe(format!("SELECT {CART_COLS} FROM carts WHERE id = $1 AND workspace_id = $2")))
-            .bind(id)
-            .bind(workspace_id)
-            .fetch_optional(&self.read)
-            .await?
-            .ok_or_else(|| AppError::not_found("cart"))?;
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {CART_COLS} FROM carts WHERE id = $1 AND workspace_id = $2"
+        )))
+        .bind(id)
+        .bind(workspace_id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or_else(|| AppError::not_found("cart"))?;
         Ok(cart_from_row(&r))
     }
 
-    pub async fn list_carts(&self, workspace_id: i64, status: Option<&str>, before_id: Option<i64>, limit: i64) -> AppResult<Vec<Cart>> {
-        let mut q = Sql::new(&format!("SELECT {CART_COLS} FROM carts WHERE workspace_id = "));
+    pub async fn list_carts(
+        &self,
+        workspace_id: i64,
+        status: Option<&str>,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> AppResult<Vec<Cart>> {
+        let mut q = Sql::new(&format!(
+            "SELECT {CART_COLS} FROM carts WHERE workspace_id = "
+        ));
         q.int(workspace_id);
         if let Some(s) = status {
             q.push(" AND status = ").text(s);

@@ -38,7 +38,13 @@ pub(crate) async fn insert_timeline(conn: &mut AnyConnection, t: &TimelineWrite)
 
 impl Store {
     /// Newest first. `before` is the (occurred_at, id) of the last entry of the previous page.
-    pub async fn timeline(&self, workspace_id: i64, customer_id: i64, before: Option<(i64, i64)>, limit: i64) -> AppResult<Vec<(TimelineEntry, i64)>> {
+    pub async fn timeline(
+        &self,
+        workspace_id: i64,
+        customer_id: i64,
+        before: Option<(i64, i64)>,
+        limit: i64,
+    ) -> AppResult<Vec<(TimelineEntry, i64)>> {
         let (at, id) = before.unwrap_or((i64::MAX, i64::MAX));
         let rows = sqlx::query(
             "SELECT id, kind, occurred_at, summary, ref_id, data FROM timeline WHERE customer_id = $1 AND workspace_id = $2 AND (occurred_at < $3 OR (occurred_at = $3 AND id < $4)) ORDER BY occurred_at DESC, id DESC LIMIT $5",
