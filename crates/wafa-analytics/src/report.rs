@@ -562,6 +562,12 @@ pub fn build_report<R: Read>(input: R, options: &AnalyzeOptions) -> Result<Repor
         .map(|(s, n)| format!("{} {} ({:.0}%)", s.name_en(), n, *n as f64 / total * 100.0))
         .collect();
     let _ = writeln!(t, "Segments: {}", seg_text.join(" · "));
+    let seg_text_ar: Vec<String> = segment_counts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{} {}", s.name_ar(), n))
+        .collect();
+    let _ = writeln!(t, "الشرائح: {}", seg_text_ar.join(" · "));
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
     let _ = writeln!(t, "Files: {}", names.join(", "));
 

@@ -124,22 +124,39 @@ pub struct RfmScore {
     pub segment: Segment,
 }
 
+/// Map an f64 to a u64 with the same order (NaN → below −∞), so sorting is a plain integer sort.
+fn order_key(v: f64) -> u64 {
+    if v.is_nan() {
+        return 0;
+    }
+    let bits = (v + 0.0).to_bits(); // −0.0 + 0.0 = +0.0: equal values, equal keys
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    }
+}
+
 /// Quintile scores 1–5 where larger values score higher. NaN counts as the smallest value.
 pub fn quintile_scores(values: &[f64]) -> Vec<u8> {
     let n = values.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    let key = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
-    order.sort_by(|&a, &b| key(values[a]).total_cmp(&key(values[b])).then(a.cmp(&b)));
+    // (key, index) pairs sort fast and ties stay in index order (deterministic).
+    let mut order: Vec<(u64, u32)> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (order_key(v), i as u32))
+        .collect();
+    order.sort_unstable();
     let mut scores = vec![1u8; n];
     let mut i = 0;
     while i < n {
         let mut j = i;
-        while j + 1 < n && key(values[order[j + 1]]) == key(values[order[i]]) {
+        while j + 1 < n && order[j + 1].0 == order[i].0 {
             j += 1;
         }
-        let score = (1 + (5 * i) / n) as u8;
-        for &ix in &order[i..=j] {
-            scores[ix] = score.min(5);
+        let score = (1 + (5 * i) / n).min(5) as u8;
+        for &(_, ix) in &order[i..=j] {
+            scores[ix as usize] = score;
         }
         i = j + 1;
     }
@@ -201,5 +218,9 @@ mod tests {
         assert_eq!(quintile_scores(&tied), vec![1, 1, 1, 1, 1, 1, 4, 4, 5, 5]);
         assert!(quintile_scores(&[]).is_empty());
         assert_eq!(quintile_scores(&[7.0]), vec![1]);
+        assert_eq!(
+            quintile_scores(&[-0.0, 0.0, -1.0, f64::NAN, 1.0]),
+            vec![3, 3, 2, 1, 5]
+        );
     }
 }
