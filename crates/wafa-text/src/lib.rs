@@ -60,11 +60,21 @@ pub struct Tags {
 }
 
 impl Tags {
-    /// Language-detection confidence is available via [`lang::detect`]; this is the
-    /// sentiment polarity in [−1, 1] for `sentiment_trend`.
+    /// The sentiment polarity in [−1, 1] for `sentiment_trend`
+    /// (confidences: [`Tagger::tag_detailed`]).
     pub fn sentiment_score(&self) -> f32 {
         self.sentiment.score
     }
+}
+
+/// [`Tags`] with the confidences the wire format leaves out.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TagDetails {
+    pub tags: Tags,
+    /// Language-detection confidence in [0, 1] (0 when the text has no letters).
+    pub lang_confidence: f32,
+    /// Probability of the chosen sentiment label.
+    pub sentiment_confidence: f32,
 }
 
 /// The message tagger: holds the embedded models. Construct once (cheap: parses
@@ -94,6 +104,11 @@ impl Tagger {
     /// defined result (empty or emoji-only text included); only the first
     /// [`features::MAX_BYTES`] bytes are analysed.
     pub fn tag(&self, text: &str) -> Tags {
+        self.tag_detailed(text).tags
+    }
+
+    /// [`Tagger::tag`] plus the confidences that the wire format leaves out.
+    pub fn tag_detailed(&self, text: &str) -> TagDetails {
         let a = features::analyze(text);
         let mut raw = Vec::with_capacity(a.tokens.len() * 12 + 4);
         features::raw_features(&a, &mut raw);
@@ -105,10 +120,14 @@ impl Tagger {
             sentiment::NO_CONTENT
         };
         let i = intent::classify_with(&self.intent, &a, &raw, s.score, &mut feats);
-        Tags {
-            lang: a.lang.lang,
-            sentiment: s,
-            intent: i,
+        TagDetails {
+            tags: Tags {
+                lang: a.lang.lang,
+                sentiment: s,
+                intent: i,
+            },
+            lang_confidence: a.lang.confidence,
+            sentiment_confidence: s.confidence,
         }
     }
 

@@ -73,6 +73,10 @@ fn negation_and_dialects() {
 fn languages() {
     let t = tagger();
     assert_eq!(t.tag("وين طلبي").lang, Lang::Ar);
+    let d = t.tag_detailed("وين طلبي");
+    assert!(d.lang_confidence > 0.9 && d.sentiment_confidence > 0.0);
+    assert_eq!(d.tags, t.tag("وين طلبي"));
+    assert_eq!(t.tag_detailed("😍").lang_confidence, 0.0);
     assert_eq!(t.tag("where is my order").lang, Lang::En);
     assert_eq!(t.tag("3ayez a3raf el order fen").lang, Lang::Arabizi);
     assert_eq!(
