@@ -144,7 +144,8 @@ fn bgnbd_holdout_validation_on_cdnow_matches_paper_figure() {
     let m = BgNbd::fit(&h).into_fitted().unwrap().model;
     let v = validate_holdout(&m, &s);
     eprintln!("{v:#?}");
-    // 39-week holdout; the sample's repeat purchase days in weeks 40–78.
+    // 39-week holdout; the sample's repeat purchase days in weeks 40–78. lifetimes'
+    // calibration_and_holdout_data gives the same 1,882 actual and 1,653.41 predicted.
     close(v.holdout_duration, 39.0, 1e-9, "holdout weeks");
     assert_eq!(v.actual_total, 1882.0);
     assert_eq!(v.buckets[0].customers, 1411);
