@@ -11,8 +11,7 @@
 use crate::explain::{explain, ExplainInput};
 use crate::models::gamma_gamma::EmpiricalSpend;
 use crate::models::{
-    AnyPurchaseModel, BgNbd, EmpiricalModel, FitOutcome, GammaGamma, Parameters, PurchaseModel,
-    RfHistogram,
+    AnyPurchaseModel, BgNbd, EmpiricalModel, FitOutcome, GammaGamma, PurchaseModel, RfHistogram,
 };
 use crate::money::{currency_exponent, format_money};
 use crate::rfm::{rfm_scores, RfmInput, RfmScore};
@@ -359,11 +358,6 @@ fn sanitize_prob(v: f64) -> f64 {
     } else {
         0.0
     }
-}
-
-/// Parameter list of any purchase model (helper for reports).
-pub fn purchase_parameters(m: &AnyPurchaseModel) -> Vec<(&'static str, f64)> {
-    m.parameters()
 }
 
 /// Empirical purchase model from summaries (exposed for callers that want the fallback).

@@ -624,3 +624,46 @@ fn garbage_input_never_panics() {
         let _ = build_report(&input[..], &AnalyzeOptions::default());
     }
 }
+
+#[test]
+fn day_units_rescale_only_the_rate_parameters() {
+    // Changing the time unit from weeks to days multiplies α (and β) by 7 and leaves the shape
+    // parameters unchanged: a check of the summary's unit handling and of the fits.
+    let days = summarize(
+        &cdnow_sample(),
+        &SummaryOptions {
+            time_unit: TimeUnit::Day,
+            calibration_end: NaiveDate::from_ymd_opt(1997, 9, 30),
+            observation_end: NaiveDate::from_ymd_opt(1998, 6, 30),
+        },
+    );
+    let h = RfHistogram::from_summaries(&days);
+    let bg = BgNbd::fit(&h).into_fitted().unwrap();
+    close(bg.model.r, 0.2426, 2e-4, "r (days)");
+    close(bg.model.alpha / 7.0, 4.4136, 2e-3, "alpha/7 (days)");
+    close(bg.model.a, 0.7929, 2e-4, "a (days)");
+    close(bg.model.b, 2.4259, 2e-3, "b (days)");
+    // LL differs by the Jacobian of the x purchase times: x·ln 7 per customer.
+    let x_total: f64 = days.iter().map(|s| s.frequency as f64).sum();
+    close(
+        bg.log_likelihood + x_total * 7f64.ln(),
+        -9582.43,
+        0.05,
+        "LL (days, rescaled)",
+    );
+    let report = build_report(
+        fixture("CDNOW_sample.txt").as_bytes(),
+        &AnalyzeOptions {
+            time_unit: "day".parse().unwrap(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let models = report.json["models"].as_array().unwrap();
+    let names: Vec<&str> = models.iter().filter_map(|m| m["name"].as_str()).collect();
+    assert_eq!(names, ["bg_nbd", "pareto_nbd", "mbg_nbd", "gamma_gamma"]);
+    assert!(models
+        .iter()
+        .all(|m| m["period"] == "full" && m["status"] == "fitted"));
+    assert!(models.iter().all(|m| m["validation"].is_null()));
+}
