@@ -2,7 +2,7 @@
 //!
 //! `cargo bench -p wafa-ingest` (release). Sizes can be changed with
 //! `INGEST_BENCH_CUSTOMERS` and `INGEST_BENCH_ORDER_LINES` (defaults 1,000,000 each); the
-//! writer is also timed on 5,000,000 order lines into a sink.
+//! writer is also timed on `INGEST_BENCH_SYNTH_LINES` (5,000,000) order lines into a sink.
 
 use std::io::{self, Write};
 use std::time::Instant;
@@ -54,7 +54,7 @@ fn main() {
     );
 
     let big = SynthConfig {
-        order_lines: 5_000_000,
+        order_lines: env_u64("INGEST_BENCH_SYNTH_LINES", 5_000_000),
         ..cfg
     };
     let t = Instant::now();

@@ -8,8 +8,8 @@
 //! checked here so a bad one is reported against its line.
 
 use super::{
-    field, missing_header_error, non_empty, norm_header, open, read_record, row_error, yes_no,
-    FileError, RowError, Source,
+    missing_header_error, non_empty, norm_header, open, read_record, row_error, yes_no, FileError,
+    Row, RowError, Source,
 };
 use csv::ByteRecord;
 use serde_json::{Map, Value};
@@ -302,7 +302,8 @@ fn parse_row(
             ),
         ));
     }
-    let get = |c: C| field(rec, cols.idx[c as usize], line, cols.names[c as usize]);
+    let row = Row::new(rec);
+    let get = |c: C| row.get(cols.idx[c as usize], line, cols.names[c as usize]);
 
     let mut customer = CustomerInput {
         first_name: non_empty(get(C::FirstName)?),

@@ -47,7 +47,7 @@
 //! currencies and unreadable dates reject the order.
 
 use super::{
-    field, missing_header_error, norm_header, open, read_record, row_error, FileError, RowError,
+    missing_header_error, norm_header, open, read_record, row_error, FileError, Row, RowError,
     Source,
 };
 use csv::ByteRecord;
@@ -390,8 +390,9 @@ fn build_order_inner(
             ));
         }
         let mut lf = [""; 4];
+        let row = Row::new(rec);
         for (c, name) in ORDERS_HEADER.iter().enumerate() {
-            let v = field(rec, cols.idx[c], line, name)?;
+            let v = row.get(cols.idx[c], line, name)?;
             if is_line_column(c) {
                 lf[LINE_COLUMNS.iter().position(|x| *x == c).unwrap_or(0)] = v;
             } else if !v.is_empty() {
