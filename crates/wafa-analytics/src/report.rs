@@ -9,7 +9,7 @@
 use crate::cohort::{key_metrics, monthly_cohorts, CohortRow, KeyMetrics};
 use crate::models::gamma_gamma::EmpiricalSpend;
 use crate::models::{
-    AnyPurchaseModel, BgNbd, FitOutcome, Fitted, GammaGamma, MbgNbd, Parameters, ParetoNbd,
+    AnyPurchaseModel, BgBb, BgNbd, FitOutcome, Fitted, GammaGamma, MbgNbd, Parameters, ParetoNbd,
     RfHistogram,
 };
 use crate::money::{currency_exponent, format_money};
@@ -200,6 +200,87 @@ fn purchase_entry<M: Parameters + crate::models::PurchaseModel>(
     }
 }
 
+/// Length of a BG/BB purchase opportunity in the report: did the customer buy in each 30-day
+/// period after their first purchase.
+const BGBB_PERIOD_DAYS: u32 = 30;
+
+/// Fit BG/BB on 30-day purchase incidence; with a calibration end also validate on the holdout
+/// periods (bucketed by calibration incidence count like the continuous models).
+fn bgbb_entry(
+    transactions: &[crate::summary::Transaction],
+    calibration_end: Option<NaiveDate>,
+    observation_end: NaiveDate,
+    period: &'static str,
+    validations: &mut Vec<(String, HoldoutValidation)>,
+) -> ModelEntry {
+    use crate::models::bgbb::{discrete_histogram, discrete_summaries};
+    use crate::validation::HoldoutBucket;
+    let summaries = discrete_summaries(
+        transactions,
+        BGBB_PERIOD_DAYS,
+        calibration_end,
+        Some(observation_end),
+    );
+    let h = discrete_histogram(&summaries);
+    match BgBb::fit(&h) {
+        FitOutcome::Fitted(fit) => {
+            let validation = calibration_end.map(|_| {
+                const B: usize = 8;
+                let (mut count, mut actual, mut predicted) = ([0u64; B], [0.0; B], [0.0; B]);
+                let mut abs_err = 0.0;
+                for s in summaries.iter().filter(|s| s.n > 0) {
+                    let p = fit.model.expected_purchases(
+                        s.holdout_n as f64,
+                        s.x as f64,
+                        s.t_x as f64,
+                        s.n as f64,
+                    );
+                    let b = (s.x as usize).min(B - 1);
+                    count[b] += 1;
+                    actual[b] += s.holdout_x as f64;
+                    predicted[b] += p;
+                    abs_err += (p - s.holdout_x as f64).abs();
+                }
+                let n: u64 = count.iter().sum();
+                HoldoutValidation {
+                    holdout_duration: summaries.iter().map(|s| s.holdout_n).max().unwrap_or(0)
+                        as f64,
+                    customers: n,
+                    buckets: (0..B)
+                        .map(|b| HoldoutBucket {
+                            frequency: if b == B - 1 {
+                                format!("{b}+")
+                            } else {
+                                b.to_string()
+                            },
+                            customers: count[b],
+                            actual_mean: actual[b] / count[b].max(1) as f64,
+                            predicted_mean: predicted[b] / count[b].max(1) as f64,
+                        })
+                        .collect(),
+                    actual_total: actual.iter().sum(),
+                    predicted_total: predicted.iter().sum(),
+                    mean_absolute_error: abs_err / n.max(1) as f64,
+                }
+            });
+            let mut entry = fitted_entry(&fit, period, validation.as_ref());
+            if let Value::Object(m) = &mut entry.json {
+                m.insert("period_days".into(), json!(BGBB_PERIOD_DAYS));
+            }
+            entry
+                .line
+                .push_str(&format!("  (30-day purchase incidence)"));
+            if let Some(v) = validation {
+                validations.push(("bg_bb (30-day periods)".into(), v));
+            }
+            entry
+        }
+        FitOutcome::Insufficient { reason, .. } => {
+            insufficient_entry("bg_bb", period, &reason.to_string())
+        }
+    }
+}
+
 fn major(minor: f64, exp: u32) -> f64 {
     minor / 10f64.powi(exp as i32)
 }
@@ -292,6 +373,13 @@ pub fn build_report<R: Read>(input: R, options: &AnalyzeOptions) -> Result<Repor
                 Some(&cal),
                 &mut validations,
             ));
+            entries.push(bgbb_entry(
+                &transactions,
+                Some(cal_end),
+                obs_end,
+                "calibration",
+                &mut validations,
+            ));
         }
     }
 
@@ -336,6 +424,13 @@ pub fn build_report<R: Read>(input: R, options: &AnalyzeOptions) -> Result<Repor
             MbgNbd::fit(&h_full),
             "full",
             None,
+            &mut validations,
+        ));
+        entries.push(bgbb_entry(
+            &transactions,
+            None,
+            obs_end,
+            "full",
             &mut validations,
         ));
     }

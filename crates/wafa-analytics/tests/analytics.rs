@@ -224,6 +224,17 @@ fn report_on_cdnow_sample_reproduces_published_values_in_json() {
             .unwrap()
             > 0.0
     );
+    let bgbb = find("bg_bb", "calibration");
+    for key in ["alpha", "beta", "gamma", "delta"] {
+        assert!(bgbb["parameters"][key].as_f64().unwrap() > 0.0, "{bgbb}");
+        assert!(bgbb["standard_errors"][key].as_f64().is_some(), "{bgbb}");
+    }
+    let (pred, act) = (
+        bgbb["validation"]["predicted_total"].as_f64().unwrap(),
+        bgbb["validation"]["actual_total"].as_f64().unwrap(),
+    );
+    eprintln!("bg_bb holdout: predicted {pred} actual {act}");
+    assert!((pred / act - 1.0).abs() < 0.25, "{pred} vs {act}");
     let gg = find("gamma_gamma", "full");
     assert!(gg["parameters"]["gamma"] == gg["parameters"]["v"]);
     assert!(gg["standard_errors"]["q"].as_f64().is_some());
@@ -661,7 +672,10 @@ fn day_units_rescale_only_the_rate_parameters() {
     .unwrap();
     let models = report.json["models"].as_array().unwrap();
     let names: Vec<&str> = models.iter().filter_map(|m| m["name"].as_str()).collect();
-    assert_eq!(names, ["bg_nbd", "pareto_nbd", "mbg_nbd", "gamma_gamma"]);
+    assert_eq!(
+        names,
+        ["bg_nbd", "pareto_nbd", "mbg_nbd", "bg_bb", "gamma_gamma"]
+    );
     assert!(models
         .iter()
         .all(|m| m["period"] == "full" && m["status"] == "fitted"));

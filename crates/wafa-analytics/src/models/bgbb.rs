@@ -292,3 +292,117 @@ mod tests {
         (0..k).fold(1.0, |acc, i| acc * (n - i) as f64 / (i + 1) as f64)
     }
 }
+
+/// Per-customer discrete-time summary for BG/BB: opportunities are consecutive periods of
+/// `period_days` after the first purchase (period 0 is the acquisition period and is not an
+/// opportunity); only complete periods count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscreteSummary {
+    /// Periods 1..=n with at least one purchase.
+    pub x: u32,
+    /// Last period with a purchase (0 if none).
+    pub t_x: u32,
+    /// Complete periods observed in calibration.
+    pub n: u32,
+    /// Holdout periods with a purchase, and the number of complete holdout periods.
+    pub holdout_x: u32,
+    pub holdout_n: u32,
+}
+
+/// Turn a transaction log into [`DiscreteSummary`]s (customers first seen after the calibration
+/// end are skipped). `period_days` of 0 is treated as 1.
+pub fn discrete_summaries<C: std::hash::Hash + Eq>(
+    transactions: &[crate::summary::Transaction<C>],
+    period_days: u32,
+    calibration_end: Option<chrono::NaiveDate>,
+    observation_end: Option<chrono::NaiveDate>,
+) -> Vec<DiscreteSummary> {
+    use crate::summary::{day_number, group_by_customer};
+    let g = group_by_customer(transactions);
+    let p = period_days.max(1) as i64;
+    let obs_end = observation_end.map(day_number).unwrap_or(g.max_day) as i64;
+    let cal_end = calibration_end
+        .map(day_number)
+        .map_or(obs_end, |d| d as i64);
+    let mut out = Vec::with_capacity(g.customers.len());
+    for span in &g.customers {
+        let rows = g.rows_of(span);
+        let first = rows[0].0 as i64;
+        if first > cal_end {
+            continue;
+        }
+        let complete = |end: i64| ((end - first + 1) / p - 1).max(0);
+        let n = complete(cal_end);
+        let total = complete(obs_end).max(n);
+        let (mut x, mut t_x, mut hx) = (0u32, 0i64, 0u32);
+        let mut last_period = 0i64;
+        for &(day, _) in rows {
+            let k = (day as i64 - first) / p;
+            if k == last_period || k < 1 {
+                continue;
+            }
+            last_period = k;
+            if k <= n {
+                x += 1;
+                t_x = k;
+            } else if k <= total {
+                hx += 1;
+            }
+        }
+        out.push(DiscreteSummary {
+            x,
+            t_x: t_x as u32,
+            n: n as u32,
+            holdout_x: hx,
+            holdout_n: (total - n) as u32,
+        });
+    }
+    out
+}
+
+/// Histogram of discrete summaries for [`BgBb::fit`] (customers with no complete period are
+/// left out: they carry no information).
+pub fn discrete_histogram(summaries: &[DiscreteSummary]) -> RfHistogram {
+    RfHistogram::from_triples(
+        summaries
+            .iter()
+            .filter(|s| s.n > 0)
+            .map(|s| (s.x as f64, s.t_x as f64, s.n as f64)),
+    )
+}
+
+#[cfg(test)]
+mod discrete_tests {
+    use super::*;
+    use crate::summary::Transaction;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn periods_are_counted_from_the_first_purchase() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let tx = |day: &str| Transaction {
+            customer: "a".to_string(),
+            date: d(day),
+            amount_minor: 1,
+        };
+        // first 01-01; 7-day periods: p1 = 01-08..01-14, p2 = 01-15..01-21, p3 = 01-22..01-28
+        let log = vec![
+            tx("2024-01-01"),
+            tx("2024-01-03"), // period 0: not an opportunity
+            tx("2024-01-09"),
+            tx("2024-01-10"), // same period: one incidence
+            tx("2024-01-23"), // period 3 (holdout)
+        ];
+        let s = discrete_summaries(&log, 7, Some(d("2024-01-21")), Some(d("2024-01-28")));
+        assert_eq!(
+            s,
+            vec![DiscreteSummary {
+                x: 1,
+                t_x: 1,
+                n: 2,
+                holdout_x: 1,
+                holdout_n: 1
+            }]
+        );
+    }
+}
