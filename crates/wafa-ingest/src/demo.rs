@@ -733,8 +733,14 @@ pub fn generate(cfg: &DemoConfig) -> DemoStore {
             (*rng.pick(CHANNELS)).into(),
         );
         let notes = if i < 3 || rng.chance(0.08) {
-            let k = if rng.chance(0.2) { 2 } else { 1 };
-            (0..k).map(|_| (*rng.pick(NOTES)).to_owned()).collect()
+            let first = rng.below(NOTES.len() as u64) as usize;
+            let mut notes = vec![NOTES[first].to_owned()];
+            if rng.chance(0.2) {
+                // A second, different note.
+                let second = (first + 1 + rng.below(NOTES.len() as u64 - 1) as usize) % NOTES.len();
+                notes.push(NOTES[second].to_owned());
+            }
+            notes
         } else {
             Vec::new()
         };
@@ -995,11 +1001,7 @@ fn phone(
             }
         } else {
             match r {
-                0..=4 => format!(
-                    "+{cc} {} {}",
-                    &national[..national.len() / 2],
-                    &national[national.len() / 2..]
-                ),
+                0..=4 => format!("+{cc} {}", group(&national)),
                 5..=7 => format!("00{cc}{national}"),
                 _ => e164.clone(),
             }
@@ -1016,6 +1018,24 @@ fn phone(
     let fallback = format!("+9665{:08}", used.len());
     used.insert(fallback.clone());
     (fallback.clone(), fallback)
+}
+
+/// A national number grouped as it is printed locally: `50 123 4567` (9 digits),
+/// `10 1234 5678` (Egypt, 10), `5012 3456` (8).
+fn group(national: &str) -> String {
+    let cuts: &[usize] = match national.len() {
+        9 => &[2, 5],
+        10 => &[2, 6],
+        _ => &[4],
+    };
+    let mut out = String::with_capacity(national.len() + 3);
+    for (i, c) in national.chars().enumerate() {
+        if cuts.contains(&i) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn capitalise_first(s: &str) -> String {
@@ -1248,6 +1268,13 @@ mod tests {
         assert_eq!(generate(&cfg), generate(&cfg));
         let other = generate(&DemoConfig { seed: 43, ..cfg });
         assert_ne!(generate(&cfg).customers, other.customers);
+    }
+
+    #[test]
+    fn phone_grouping() {
+        assert_eq!(group("501234567"), "50 123 4567");
+        assert_eq!(group("1012345678"), "10 1234 5678");
+        assert_eq!(group("50123456"), "5012 3456");
     }
 
     #[test]
