@@ -267,9 +267,7 @@ fn bgbb_entry(
             if let Value::Object(m) = &mut entry.json {
                 m.insert("period_days".into(), json!(BGBB_PERIOD_DAYS));
             }
-            entry
-                .line
-                .push_str(&format!("  (30-day purchase incidence)"));
+            entry.line.push_str("  (30-day purchase incidence)");
             if let Some(v) = validation {
                 validations.push(("bg_bb (30-day periods)".into(), v));
             }
