@@ -165,10 +165,11 @@ fn discounted_purchases_if_alive<M: PurchaseModel + ?Sized>(
     horizon: &Horizon,
 ) -> f64 {
     let discount = 1.0 + horizon.monthly_discount_rate.max(0.0);
+    let months = horizon.months.min(1200); // a century is plenty; bounds the work
     let mut discounted = 0.0;
     let mut prev = 0.0;
     let mut factor = 1.0;
-    for i in 1..=horizon.months {
+    for i in 1..=months {
         let e = sanitize(model.expected_purchases_if_alive(month * i as f64, x, t));
         factor /= discount;
         discounted += (e - prev).max(0.0) * factor;

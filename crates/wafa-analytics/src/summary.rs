@@ -506,11 +506,7 @@ pub fn summarize<C: Hash + Eq + Clone>(
 }
 
 /// Recompute recency/T of a summary as of `now` (for scoring at a later date than calibration).
-pub fn ages_at(
-    summary: &CustomerSummary<impl Clone>,
-    now: NaiveDate,
-    unit: TimeUnit,
-) -> (f64, f64) {
+pub fn ages_at<C>(summary: &CustomerSummary<C>, now: NaiveDate, unit: TimeUnit) -> (f64, f64) {
     let first = day_number(summary.first_purchase);
     let last = day_number(summary.last_purchase);
     let now = day_number(now).max(last);

@@ -178,6 +178,25 @@ impl RfHistogram {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empirical_fallback_ranks_recent_customers_higher() {
+        let m = EmpiricalModel {
+            population_rate: 0.1,
+        };
+        assert!(m.p_alive(0.0, 0.0, 5.0) > m.p_alive(0.0, 0.0, 50.0));
+        assert!(m.p_alive(3.0, 30.0, 31.0) > m.p_alive(3.0, 30.0, 80.0));
+        let none = EmpiricalModel {
+            population_rate: 0.0,
+        };
+        assert_eq!(none.p_alive(0.0, 0.0, 10.0), 0.5);
+        assert_eq!(none.expected_purchases(10.0, 0.0, 0.0, 10.0), 0.0);
+    }
+}
+
 /// Fewer customers than this and a model fit is not attempted.
 pub const MIN_CUSTOMERS: f64 = 20.0;
 /// Fewer repeat customers than this and a model fit is not attempted.
@@ -302,14 +321,24 @@ impl EmpiricalModel {
 }
 
 impl PurchaseModel for EmpiricalModel {
+    /// Heuristic: fully active until one usual gap (own mean gap, or the population's for
+    /// one-time buyers) has passed since the last purchase, then e^−1 per further gap.
+    /// 0.5 ("unknown") when nobody in the data has bought twice.
     fn p_alive(&self, x: f64, t_x: f64, t: f64) -> f64 {
-        let rate = self.rate(x, t);
-        if rate <= 0.0 {
-            return if x > 0.0 { 0.5 } else { 0.0 };
+        let gap = if x > 0.0 && t_x > 0.0 {
+            t_x / x
+        } else if self.population_rate > 0.0 {
+            1.0 / self.population_rate
+        } else {
+            return 0.5;
+        };
+        let overdue = (t - t_x).max(0.0) / gap;
+        let p = (1.0 - overdue).exp().clamp(0.0, 1.0);
+        if p.is_finite() {
+            p
+        } else {
+            0.5
         }
-        let gap = 1.0 / rate;
-        let overdue = (t - t_x) / gap;
-        (1.0 - overdue).exp().clamp(0.0, 1.0)
     }
     fn expected_purchases_if_alive(&self, horizon: f64, x: f64, t: f64) -> f64 {
         self.rate(x, t) * horizon.max(0.0)
