@@ -167,6 +167,19 @@ const WORDS: &[(&str, &str)] = &[
     ("ma7lash", "مش حلو"),
     ("mal7ash", "مش حلو"),
     ("mesh7elw", "مش حلو"),
+    ("7ad", "حد"),
+    ("had", "حد"),
+    ("ma7ad", "محد"),
+    ("m7d", "محد"),
+    ("byrod", "بيرد"),
+    ("byrud", "بيرد"),
+    ("beyrod", "بيرد"),
+    ("yrod", "يرد"),
+    ("et2akhar", "اتاخر"),
+    ("it2akhar", "اتاخر"),
+    ("et2a5ar", "اتاخر"),
+    ("t2akhar", "تاخر"),
+    ("ta2akhar", "تاخر"),
     // wanting / asking
     ("3ayez", "عايز"),
     ("3ayz", "عايز"),
@@ -544,13 +557,8 @@ fn rules(word: &str) -> String {
             }
         }
         let mapped: &str = match c {
-            '2' => {
-                if first {
-                    "ا"
-                } else {
-                    "ء"
-                }
-            }
+            // Hamza: after our normaliser أ/إ/آ fold to ا, the commonest reading.
+            '2' => "ا",
             '3' => "ع",
             '4' => "ذ",
             '5' => "خ",

@@ -231,7 +231,23 @@ pub fn classify_with(
     let (mut i, mut p, probs) = model.predict(feats);
     // Rule: a complaint is negative by definition; a clearly positive message the
     // model reads as a complaint ("الـ quality ممتازة") takes its runner-up intent.
+    // Same for a weak product question that is really praise ("وصلت الشنطة وحلوة
+    // مره يعطيكم العافية").
     let complaint = LABELS.iter().position(|l| *l == "complaint");
+    let question = LABELS.iter().position(|l| *l == "product_question");
+    if sentiment_score > 0.5 && Some(i) == question && p < 0.5 {
+        let bit = KEYWORDS
+            .iter()
+            .position(|(k, _)| *k == "thanks")
+            .map_or(0, |i| 1u16 << i);
+        let thanks = a.tokens.iter().any(|t| token_cues(t) & bit != 0);
+        let label = if thanks {
+            IntentLabel::Thanks
+        } else {
+            IntentLabel::Other
+        };
+        return Intent { label, score: 0.5 };
+    }
     if sentiment_score > 0.5 && Some(i) == complaint && p < 0.95 {
         let mut rest = probs.clone();
         if let Some(x) = rest.get_mut(i) {
@@ -554,4 +570,32 @@ pub fn training_features(a: &Analysis, bits: u32, out: &mut Vec<u32>) {
     let mut raw = Vec::new();
     raw_features(a, &mut raw);
     features_from_raw(a, &raw, bits, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::analyze;
+
+    #[test]
+    fn cues_and_rules() {
+        let a = analyze("ابي الغي طلبي");
+        let cancel = KEYWORDS.iter().position(|(k, _)| *k == "cancel").unwrap();
+        assert!(a.tokens.iter().any(|t| token_cues(t) & (1 << cancel) != 0));
+        let m = load_model();
+        assert_eq!(classify(&m, &analyze("")).label, IntentLabel::Other);
+        assert_eq!(
+            classify(&m, &analyze("هلا والله")).label,
+            IntentLabel::Greeting
+        );
+        // Praise read as a weak product question → thanks (has a thanks cue).
+        let praise = analyze("وصلتني الشنطة وحلوة مره يعطيكم العافية");
+        let mut raw = Vec::new();
+        raw_features(&praise, &mut raw);
+        let got = classify_with(&m, &praise, &raw, 0.8, &mut Vec::new()).label;
+        assert!(
+            matches!(got, IntentLabel::Thanks | IntentLabel::Other),
+            "{got:?}"
+        );
+    }
 }
