@@ -9,10 +9,9 @@
 //! distinct frequency, and the per-cell work is one exp and one log.
 
 use super::{
-    bg_future_purchases, finish_fit, EmpiricalModel, FitOutcome, Parameters, PurchaseModel,
+    bg_future_purchases, fit_with_gradient, EmpiricalModel, FitOutcome, Parameters, PurchaseModel,
     RfHistogram,
 };
-use crate::optimize::{bfgs, bfgs_warm, minimize_robust, standard_errors_from_gradient};
 use crate::special::{digamma, integrate, ln_beta, ln_gamma, log_add_exp};
 use serde::{Deserialize, Serialize};
 
@@ -51,70 +50,13 @@ impl BgNbd {
         if let Err(reason) = h.check_fit_possible() {
             return FitOutcome::Insufficient { reason, fallback };
         }
-        let w = h.total_weight;
-        // Mean negative LL and gradient over log-parameters.
-        let fg = |lp: &[f64], grad: &mut [f64]| -> f64 {
-            let p: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
-            let v = neg_ll_and_gradient(h, &p, grad);
-            for i in 0..4 {
-                grad[i] *= p[i] / w;
-            }
-            v / w
-        };
-        let f = |lp: &[f64]| {
-            let mut g = [0.0; 4];
-            fg(lp, &mut g)
-        };
         let start = [0.0, (mean_age(h) / 4.0).max(1e-3).ln(), 0.0, 0.0];
-        // Large histograms: converge on a 1-in-k subsample of cells first (an unbiased estimate
-        // of the mean log-likelihood), then polish on all cells from there, reusing the learnt
-        // curvature — about half the full-data evaluations.
-        let mut best = if h.cells.len() > 60_000 {
-            let k = h.cells.len() / 30_000;
-            let sub = h.subsample(k);
-            let ws = sub.total_weight;
-            let fg_sub = |lp: &[f64], grad: &mut [f64]| -> f64 {
-                let p: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
-                let v = neg_ll_and_gradient(&sub, &p, grad);
-                for i in 0..4 {
-                    grad[i] *= p[i] / ws;
-                }
-                v / ws
-            };
-            let warm = bfgs(&fg_sub, &start, 500, 1e-7);
-            if warm.value.is_finite() {
-                bfgs_warm(&fg, &warm.x, Some(&warm.inverse_hessian), 500, 1e-9)
-            } else {
-                bfgs(&fg, &start, 500, 1e-9)
-            }
-        } else {
-            bfgs(&fg, &start, 500, 1e-9)
-        };
-        if !best.converged || !best.value.is_finite() {
-            let robust = minimize_robust(&f, &start);
-            let polished = bfgs(&fg, &robust.x, 500, 1e-9);
-            best = if polished.value <= robust.value {
-                polished
-            } else {
-                robust
-            };
-        }
-        // Standard errors from finite differences of the analytic gradient (8 evaluations
-        // instead of 33 for a 4-parameter Hessian from function values).
-        let gradient = |p: &[f64], g: &mut [f64]| {
-            neg_ll_and_gradient(h, p, g);
-        };
-        let mut outcome = finish_fit(w, fallback, best, None, |p| BgNbd {
+        fit_with_gradient(h, fallback, &start, &neg_ll_and_gradient, |p| BgNbd {
             r: p[0],
             alpha: p[1],
             a: p[2],
             b: p[3],
-        });
-        if let FitOutcome::Fitted(f) = &mut outcome {
-            let m = f.model;
-            f.standard_errors = standard_errors_from_gradient(&gradient, &[m.r, m.alpha, m.a, m.b]);
-        }
-        outcome
+        })
     }
 
     /// Fallback for [`PurchaseModel::expected_purchases_if_alive`] when the hypergeometric series
@@ -144,7 +86,7 @@ impl BgNbd {
     }
 }
 
-fn mean_age(h: &RfHistogram) -> f64 {
+pub(crate) fn mean_age(h: &RfHistogram) -> f64 {
     let s: f64 = h.rows().map(|(_, _, t, w)| t * w).sum();
     (s / h.total_weight).max(1e-6)
 }

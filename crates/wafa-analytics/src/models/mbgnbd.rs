@@ -6,10 +6,10 @@
 //!      + ln[1 + a/(b+x) · ((α+T)/(α+t_x))^(r+x)]   (the form used by `lifetimes`).
 
 use super::{
-    bg_future_purchases, finish_fit, minimize_on_histogram, EmpiricalModel, FitOutcome, Parameters,
-    PurchaseModel, RfHistogram,
+    bg_future_purchases, fit_with_gradient, EmpiricalModel, FitOutcome, Parameters, PurchaseModel,
+    RfHistogram,
 };
-use crate::special::ln_gamma;
+use crate::special::{digamma, ln_gamma};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -72,37 +72,101 @@ impl MbgNbd {
         if let Err(reason) = h.check_fit_possible() {
             return FitOutcome::Insufficient { reason, fallback };
         }
-        let w = h.total_weight;
-        let build = |p: &[f64]| MbgNbd {
+        let start = [
+            0.0,
+            (super::bgnbd::mean_age(h) / 4.0).max(1e-3).ln(),
+            0.0,
+            0.0,
+        ];
+        fit_with_gradient(h, fallback, &start, &neg_ll_and_gradient, |p| MbgNbd {
             r: p[0],
             alpha: p[1],
             a: p[2],
             b: p[3],
+        })
+    }
+}
+
+/// Total negative log-likelihood at p = [r, α, a, b], writing ∂/∂p. With σ = logistic(A4):
+/// ∂r = ψ(r+x) − ψ(r) + ln α − ln(α+T) + σ(ln(α+T) − ln(α+t_x));
+/// ∂α = r/α − (r+x)/(α+T) + σ(r+x)(1/(α+T) − 1/(α+t_x));
+/// ∂a = ψ(a+b) − ψ(a+b+x+1) + σ/a;  ∂b = ψ(a+b) + ψ(b+x+1) − ψ(b) − ψ(a+b+x+1) − σ/(b+x).
+fn neg_ll_and_gradient(h: &RfHistogram, p: &[f64], grad: &mut [f64]) -> f64 {
+    let (r, alpha, a, b) = (p[0], p[1], p[2], p[3]);
+    grad.iter_mut().for_each(|g| *g = 0.0);
+    let all_positive = [r, alpha, a, b].iter().all(|v| *v > 0.0);
+    if !all_positive || !(r * alpha * a * b).is_finite() {
+        return f64::INFINITY;
+    }
+    let ln_t: Vec<f64> = h.times.iter().map(|t| (alpha + t).ln()).collect();
+    let inv_t: Vec<f64> = h.times.iter().map(|t| 1.0 / (alpha + t)).collect();
+    let (ln_alpha, ln_a) = (alpha.ln(), a.ln());
+    let (lg_r, lg_ab, lg_b) = (ln_gamma(r), ln_gamma(a + b), ln_gamma(b));
+    let (dg_r, dg_ab, dg_b) = (digamma(r), digamma(a + b), digamma(b));
+    struct PerX {
+        constant: f64,
+        d_r: f64,
+        d_a: f64,
+        d_b: f64,
+        ln_a_bx: f64,
+        inv_bx: f64,
+        weight: f64,
+    }
+    let mut per_x: Vec<PerX> = h
+        .freqs
+        .iter()
+        .map(|&x| PerX {
+            constant: ln_gamma(r + x) - lg_r + r * ln_alpha + lg_ab + ln_gamma(b + x + 1.0)
+                - lg_b
+                - ln_gamma(a + b + x + 1.0),
+            d_r: digamma(r + x) - dg_r + ln_alpha,
+            d_a: dg_ab - digamma(a + b + x + 1.0),
+            d_b: dg_ab + digamma(b + x + 1.0) - dg_b - digamma(a + b + x + 1.0),
+            ln_a_bx: ln_a - (b + x).ln(),
+            inv_bx: 1.0 / (b + x),
+            weight: 0.0,
+        })
+        .collect();
+    let mut ll = 0.0;
+    let (mut g_r, mut g_alpha, mut g_a, mut g_b) = (0.0, 0.0, 0.0, 0.0);
+    for c in &h.cells {
+        let x = h.freqs[c.x as usize];
+        let px = &mut per_x[c.x as usize];
+        px.weight += c.weight;
+        let w = c.weight;
+        let rx = r + x;
+        let (lt, ltx) = (ln_t[c.age as usize], ln_t[c.recency as usize]);
+        let a4 = px.ln_a_bx + rx * (lt - ltx);
+        // softplus and logistic with one exp
+        let e = (-a4.abs()).exp();
+        let softplus = a4.max(0.0) + e.ln_1p();
+        let sigma = if a4 > 0.0 {
+            1.0 / (1.0 + e)
+        } else {
+            e / (1.0 + e)
         };
-        let total = |p: &[f64]| {
-            if p.iter().any(|v| v.is_nan() || *v <= 0.0 || !v.is_finite()) {
-                return f64::INFINITY;
-            }
-            let v = -build(p).total_log_likelihood(h);
-            if v.is_nan() {
-                f64::INFINITY
-            } else {
-                v
-            }
-        };
-        let mean_neg_ll = |hist: &RfHistogram, lp: &[f64]| {
-            let m = build(&lp.iter().map(|v| v.exp()).collect::<Vec<_>>());
-            let v = -m.total_log_likelihood(hist) / hist.total_weight;
-            if v.is_nan() {
-                f64::INFINITY
-            } else {
-                v
-            }
-        };
-        let age = h.rows().map(|(_, _, t, w)| t * w).sum::<f64>() / w;
-        let start = [0.0, (age / 4.0).max(1e-3).ln(), 0.0, 0.0];
-        let best = minimize_on_histogram(h, &start, &mean_neg_ll);
-        finish_fit(w, fallback, best, Some(&total), build)
+        ll += w * (-rx * lt + softplus);
+        g_r += w * (-lt + sigma * (lt - ltx));
+        let (it, itx) = (inv_t[c.age as usize], inv_t[c.recency as usize]);
+        g_alpha += w * (-rx * it + sigma * rx * (it - itx));
+        g_a += w * sigma / a;
+        g_b -= w * sigma * px.inv_bx;
+    }
+    for px in &per_x {
+        ll += px.weight * px.constant;
+        g_r += px.weight * px.d_r;
+        g_a += px.weight * px.d_a;
+        g_b += px.weight * px.d_b;
+    }
+    g_alpha += h.total_weight * r / alpha;
+    grad[0] = -g_r;
+    grad[1] = -g_alpha;
+    grad[2] = -g_a;
+    grad[3] = -g_b;
+    if ll.is_finite() {
+        -ll
+    } else {
+        f64::INFINITY
     }
 }
 
@@ -154,6 +218,41 @@ impl Parameters for MbgNbd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn analytic_gradient_matches_numerical() {
+        let h = RfHistogram::from_triples(vec![
+            (0.0, 0.0, 30.0),
+            (2.0, 10.0, 35.0),
+            (5.0, 30.0, 31.0),
+            (1.0, 3.0, 20.0),
+        ]);
+        let p = [0.5, 3.0, 0.7, 2.0];
+        let mut g = [0.0; 4];
+        let v = neg_ll_and_gradient(&h, &p, &mut g);
+        let m = MbgNbd {
+            r: p[0],
+            alpha: p[1],
+            a: p[2],
+            b: p[3],
+        };
+        assert!((v + m.total_log_likelihood(&h)).abs() < 1e-9);
+        for i in 0..4 {
+            let mut q = p;
+            let e = 1e-6;
+            q[i] += e;
+            let mut d = [0.0; 4];
+            let up = neg_ll_and_gradient(&h, &q, &mut d);
+            q[i] -= 2.0 * e;
+            let down = neg_ll_and_gradient(&h, &q, &mut d);
+            let num = (up - down) / (2.0 * e);
+            assert!(
+                (num - g[i]).abs() < 1e-5 * (1.0 + num.abs()),
+                "{i}: {num} vs {}",
+                g[i]
+            );
+        }
+    }
 
     #[test]
     fn histogram_ll_matches_per_customer_ll() {

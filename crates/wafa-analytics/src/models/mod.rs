@@ -440,6 +440,73 @@ pub(crate) fn minimize_on_histogram(
     }
 }
 
+/// Total negative log-likelihood at natural parameters, writing its gradient.
+pub(crate) type NegLlGradient = dyn Fn(&RfHistogram, &[f64], &mut [f64]) -> f64;
+
+/// Fit strategy for models with an analytic gradient (BG/NBD, MBG/NBD): BFGS over
+/// log-parameters on the mean negative log-likelihood; for large histograms first on a 1-in-k
+/// subsample of cells (an unbiased estimate), then polished on all cells reusing the learnt
+/// curvature (about a third of the full-data evaluations); Nelder–Mead restart if BFGS fails.
+/// Standard errors come from finite differences of the analytic gradient (8 evaluations instead
+/// of 33 for a Hessian from function values).
+pub(crate) fn fit_with_gradient<M>(
+    h: &RfHistogram,
+    fallback: EmpiricalModel,
+    start: &[f64],
+    neg_ll_and_gradient: &NegLlGradient,
+    build: impl Fn(&[f64]) -> M,
+) -> FitOutcome<M> {
+    use crate::optimize::{bfgs, bfgs_warm, minimize_robust, standard_errors_from_gradient};
+    let n = start.len();
+    let mean_fg = |hist: &RfHistogram, lp: &[f64], grad: &mut [f64]| -> f64 {
+        let p: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
+        let v = neg_ll_and_gradient(hist, &p, grad);
+        for i in 0..n {
+            grad[i] *= p[i] / hist.total_weight;
+        }
+        v / hist.total_weight
+    };
+    let fg = |lp: &[f64], grad: &mut [f64]| mean_fg(h, lp, grad);
+    let mut best = if h.cells.len() > 60_000 {
+        let sub = h.subsample(h.cells.len() / 30_000);
+        let warm = bfgs(
+            &|lp: &[f64], g: &mut [f64]| mean_fg(&sub, lp, g),
+            start,
+            500,
+            1e-7,
+        );
+        if warm.value.is_finite() {
+            bfgs_warm(&fg, &warm.x, Some(&warm.inverse_hessian), 500, 1e-9)
+        } else {
+            bfgs(&fg, start, 500, 1e-9)
+        }
+    } else {
+        bfgs(&fg, start, 500, 1e-9)
+    };
+    if !best.converged || !best.value.is_finite() {
+        let f = |lp: &[f64]| {
+            let mut g = vec![0.0; n];
+            fg(lp, &mut g)
+        };
+        let robust = minimize_robust(&f, start);
+        let polished = bfgs(&fg, &robust.x, 500, 1e-9);
+        best = if polished.value <= robust.value {
+            polished
+        } else {
+            robust
+        };
+    }
+    let params: Vec<f64> = best.x.iter().map(|v| v.exp()).collect();
+    let mut outcome = finish_fit(h.total_weight, fallback, best, None, &build);
+    if let FitOutcome::Fitted(f) = &mut outcome {
+        let gradient = |p: &[f64], g: &mut [f64]| {
+            neg_ll_and_gradient(h, p, g);
+        };
+        f.standard_errors = standard_errors_from_gradient(&gradient, &params);
+    }
+    outcome
+}
+
 /// Total negative log-likelihood at natural parameters.
 pub(crate) type NegLogLikelihood<'a> = &'a dyn Fn(&[f64]) -> f64;
 
