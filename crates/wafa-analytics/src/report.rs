@@ -9,13 +9,15 @@
 use crate::cohort::{key_metrics, monthly_cohorts, CohortRow, KeyMetrics};
 use crate::models::gamma_gamma::EmpiricalSpend;
 use crate::models::{
-    AnyPurchaseModel, BgBb, BgNbd, FitOutcome, Fitted, GammaGamma, MbgNbd, Parameters, ParetoNbd,
-    RfHistogram,
+    AnyPurchaseModel, BgBb, BgNbd, EmpiricalModel, FitOutcome, Fitted, GammaGamma, MbgNbd,
+    Parameters, ParetoNbd, RfHistogram,
 };
 use crate::money::{currency_exponent, format_money};
 use crate::parse::{parse_transactions, ColumnMapping, InputFormat, ParseError, RowError};
 use crate::rfm::Segment;
-use crate::score::{score_customers, CustomerPrediction, Horizon, ModelFit, SpendModel};
+use crate::score::{
+    score_customers, CustomerPrediction, Horizon, ModelFit, ScoringModel, SpendModel,
+};
 use crate::summary::{summarize, CustomerSummary, SummaryOptions, TimeUnit};
 use crate::validation::{validate_holdout, HoldoutValidation};
 use chrono::NaiveDate;
@@ -39,8 +41,10 @@ pub struct AnalyzeOptions {
     pub horizon: Horizon,
     /// Scoring date (default: observation end).
     pub now: Option<NaiveDate>,
-    /// Also fit Pareto/NBD and MBG/NBD (slower on large inputs). Default true.
+    /// Also fit Pareto/NBD, MBG/NBD and BG/BB (slower on large inputs). Default true.
     pub fit_all_models: bool,
+    /// Purchase model behind the per-customer scores (default MBG/NBD, see [`ScoringModel`]).
+    pub scoring_model: ScoringModel,
 }
 
 impl Default for AnalyzeOptions {
@@ -55,6 +59,7 @@ impl Default for AnalyzeOptions {
             horizon: Horizon::default(),
             now: None,
             fit_all_models: true,
+            scoring_model: ScoringModel::default(),
         }
     }
 }
@@ -178,13 +183,13 @@ fn insufficient_entry(name: &'static str, period: &'static str, reason: &str) ->
     }
 }
 
-fn purchase_entry<M: Parameters + crate::models::PurchaseModel>(
+fn purchase_entry<M: Parameters + crate::models::PurchaseModel + Copy>(
     name: &'static str,
     outcome: FitOutcome<M>,
     period: &'static str,
     holdout: Option<&[CustomerSummary]>,
     validations: &mut Vec<(String, HoldoutValidation)>,
-) -> ModelEntry {
+) -> (ModelEntry, Option<M>) {
     match outcome {
         FitOutcome::Fitted(f) => {
             let v = holdout.map(|s| validate_holdout(&f.model, s));
@@ -192,10 +197,10 @@ fn purchase_entry<M: Parameters + crate::models::PurchaseModel>(
             if let Some(v) = v {
                 validations.push((name.to_string(), v));
             }
-            e
+            (e, Some(f.model))
         }
         FitOutcome::Insufficient { reason, .. } => {
-            insufficient_entry(name, period, &reason.to_string())
+            (insufficient_entry(name, period, &reason.to_string()), None)
         }
     }
 }
@@ -349,28 +354,37 @@ pub fn build_report<R: Read>(input: R, options: &AnalyzeOptions) -> Result<Repor
             },
         );
         let h = RfHistogram::from_summaries(&cal);
-        entries.push(purchase_entry(
-            "bg_nbd",
-            BgNbd::fit(&h),
-            "calibration",
-            Some(&cal),
-            &mut validations,
-        ));
+        entries.push(
+            purchase_entry(
+                "bg_nbd",
+                BgNbd::fit(&h),
+                "calibration",
+                Some(&cal),
+                &mut validations,
+            )
+            .0,
+        );
         if options.fit_all_models {
-            entries.push(purchase_entry(
-                "pareto_nbd",
-                ParetoNbd::fit(&h),
-                "calibration",
-                Some(&cal),
-                &mut validations,
-            ));
-            entries.push(purchase_entry(
-                "mbg_nbd",
-                MbgNbd::fit(&h),
-                "calibration",
-                Some(&cal),
-                &mut validations,
-            ));
+            entries.push(
+                purchase_entry(
+                    "pareto_nbd",
+                    ParetoNbd::fit(&h),
+                    "calibration",
+                    Some(&cal),
+                    &mut validations,
+                )
+                .0,
+            );
+            entries.push(
+                purchase_entry(
+                    "mbg_nbd",
+                    MbgNbd::fit(&h),
+                    "calibration",
+                    Some(&cal),
+                    &mut validations,
+                )
+                .0,
+            );
             entries.push(bgbb_entry(
                 &transactions,
                 Some(cal_end),
@@ -392,38 +406,40 @@ pub fn build_report<R: Read>(input: R, options: &AnalyzeOptions) -> Result<Repor
     );
     let h_full = RfHistogram::from_summaries(&full);
     let minor_per_unit = 10f64.powi(exp as i32);
-    let bg_full = BgNbd::fit(&h_full);
-    let purchase = match &bg_full {
-        FitOutcome::Fitted(f) => AnyPurchaseModel::BgNbd(f.model),
-        FitOutcome::Insufficient { reason, fallback } => {
-            notes.push(format!(
-                "BG/NBD not fitted: {reason}; scores use empirical rates"
-            ));
-            AnyPurchaseModel::Empirical(*fallback)
-        }
-    };
-    entries.push(purchase_entry(
+    let all_on_full = options.fit_all_models && calibration.is_none();
+    let (entry, bg_model) = purchase_entry(
         "bg_nbd",
-        bg_full,
+        BgNbd::fit(&h_full),
         "full",
         None,
         &mut validations,
-    ));
-    if options.fit_all_models && calibration.is_none() {
-        entries.push(purchase_entry(
+    );
+    entries.push(entry);
+    let mut pareto_model = None;
+    if all_on_full || options.scoring_model == ScoringModel::ParetoNbd {
+        let (entry, m) = purchase_entry(
             "pareto_nbd",
             ParetoNbd::fit(&h_full),
             "full",
             None,
             &mut validations,
-        ));
-        entries.push(purchase_entry(
+        );
+        entries.push(entry);
+        pareto_model = m;
+    }
+    let mut mbg_model = None;
+    if all_on_full || options.scoring_model == ScoringModel::MbgNbd {
+        let (entry, m) = purchase_entry(
             "mbg_nbd",
             MbgNbd::fit(&h_full),
             "full",
             None,
             &mut validations,
-        ));
+        );
+        entries.push(entry);
+        mbg_model = m;
+    }
+    if all_on_full {
         entries.push(bgbb_entry(
             &transactions,
             None,
@@ -432,6 +448,25 @@ pub fn build_report<R: Read>(input: R, options: &AnalyzeOptions) -> Result<Repor
             &mut validations,
         ));
     }
+    let chosen = match options.scoring_model {
+        ScoringModel::BgNbd => bg_model.map(AnyPurchaseModel::BgNbd),
+        ScoringModel::MbgNbd => mbg_model.map(AnyPurchaseModel::MbgNbd),
+        ScoringModel::ParetoNbd => pareto_model.map(AnyPurchaseModel::ParetoNbd),
+    };
+    let purchase = match (chosen, bg_model) {
+        (Some(m), _) => m,
+        (None, Some(bg)) => {
+            notes.push(format!(
+                "{} could not be fitted; scores use BG/NBD",
+                options.scoring_model.name()
+            ));
+            AnyPurchaseModel::BgNbd(bg)
+        }
+        (None, None) => {
+            notes.push("no purchase model could be fitted; scores use empirical rates".into());
+            AnyPurchaseModel::Empirical(EmpiricalModel::from_histogram(&h_full))
+        }
+    };
     let spend_data: Vec<(f64, f64)> = full
         .iter()
         .filter(|s| s.frequency > 0)
@@ -627,7 +662,10 @@ pub fn build_report<R: Read>(input: R, options: &AnalyzeOptions) -> Result<Repor
             ("calibration", Some(c)) => {
                 format!(" fitted on {first_date} … {c}, validated on the rest:")
             }
-            _ => format!(" fitted on all data to {obs_end} (used for scores):"),
+            _ => format!(
+                " fitted on all data to {obs_end} (scores use {} and Gamma-Gamma):",
+                model_fit.purchase.model_name()
+            ),
         };
         let _ = writeln!(t, "{label}");
         for e in list {

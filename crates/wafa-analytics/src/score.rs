@@ -11,7 +11,8 @@
 use crate::explain::{explain, ExplainInput};
 use crate::models::gamma_gamma::EmpiricalSpend;
 use crate::models::{
-    AnyPurchaseModel, BgNbd, EmpiricalModel, FitOutcome, GammaGamma, PurchaseModel, RfHistogram,
+    AnyPurchaseModel, BgNbd, EmpiricalModel, FitOutcome, GammaGamma, MbgNbd, ParetoNbd,
+    PurchaseModel, RfHistogram,
 };
 use crate::money::{currency_exponent, format_money};
 use crate::rfm::{rfm_scores, RfmInput, RfmScore};
@@ -22,7 +23,51 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// Version of the scoring logic; stored with scores so they can be recomputed when it changes.
-pub const MODEL_VERSION: &str = "wafa-analytics/0.1.0 bg-nbd+gamma-gamma clv-30d-steps";
+pub const MODEL_VERSION: &str = "wafa-analytics/0.1.0 scoring-1 (mbg-nbd default, gamma-gamma)";
+
+/// Which purchase model drives the scores.
+///
+/// MBG/NBD is the default because plain BG/NBD assumes every one-time buyer is still active
+/// (P(alive) = 1 for frequency 0), which would label the typical 60–70% of one-order customers
+/// "no churn risk" however long ago they bought. MBG/NBD fits CDNOW as well (LL −9582.1 vs
+/// −9582.4) and gives one-time buyers a P(alive) that decays with time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoringModel {
+    BgNbd,
+    #[default]
+    MbgNbd,
+    ParetoNbd,
+}
+
+impl ScoringModel {
+    pub fn name(self) -> &'static str {
+        match self {
+            ScoringModel::BgNbd => "BG/NBD",
+            ScoringModel::MbgNbd => "MBG/NBD",
+            ScoringModel::ParetoNbd => "Pareto/NBD",
+        }
+    }
+}
+
+impl std::str::FromStr for ScoringModel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['/', '-', '_'], "")
+            .as_str()
+        {
+            "bgnbd" => Ok(ScoringModel::BgNbd),
+            "mbgnbd" => Ok(ScoringModel::MbgNbd),
+            "paretonbd" | "pareto" => Ok(ScoringModel::ParetoNbd),
+            other => Err(format!(
+                "unknown model '{other}' (bg-nbd, mbg-nbd, pareto-nbd)"
+            )),
+        }
+    }
+}
 
 /// Spend model used for CLV.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -59,19 +104,49 @@ pub struct ModelFit {
 }
 
 impl ModelFit {
-    /// Fit BG/NBD + Gamma-Gamma on customer summaries, falling back to empirical estimates (with
-    /// a note) when the data are too thin.
+    /// Fit the default scoring model (MBG/NBD) + Gamma-Gamma, falling back to BG/NBD and then
+    /// to empirical estimates (with a note) when the data are too thin.
     pub fn fit<C>(summaries: &[CustomerSummary<C>], time_unit: TimeUnit, currency: &str) -> Self {
+        Self::fit_with(summaries, time_unit, currency, ScoringModel::default())
+    }
+
+    /// Like [`ModelFit::fit`] with an explicit purchase model.
+    pub fn fit_with<C>(
+        summaries: &[CustomerSummary<C>],
+        time_unit: TimeUnit,
+        currency: &str,
+        model: ScoringModel,
+    ) -> Self {
         let h = RfHistogram::from_summaries(summaries);
         let mut notes = Vec::new();
-        let purchase = match BgNbd::fit(&h) {
-            FitOutcome::Fitted(f) => AnyPurchaseModel::BgNbd(f.model),
-            FitOutcome::Insufficient { reason, fallback } => {
-                notes.push(format!(
-                    "BG/NBD not fitted: {reason}; using empirical rates"
-                ));
-                AnyPurchaseModel::Empirical(fallback)
-            }
+        let chosen = match model {
+            ScoringModel::BgNbd => BgNbd::fit(&h)
+                .into_fitted()
+                .map(|f| AnyPurchaseModel::BgNbd(f.model)),
+            ScoringModel::MbgNbd => MbgNbd::fit(&h)
+                .into_fitted()
+                .map(|f| AnyPurchaseModel::MbgNbd(f.model)),
+            ScoringModel::ParetoNbd => ParetoNbd::fit(&h)
+                .into_fitted()
+                .map(|f| AnyPurchaseModel::ParetoNbd(f.model)),
+        };
+        let purchase = match chosen {
+            Some(m) => m,
+            None => match BgNbd::fit(&h) {
+                FitOutcome::Fitted(f) => {
+                    notes.push(format!(
+                        "{} could not be fitted; using BG/NBD",
+                        model.name()
+                    ));
+                    AnyPurchaseModel::BgNbd(f.model)
+                }
+                FitOutcome::Insufficient { reason, fallback } => {
+                    notes.push(format!(
+                        "no purchase model fitted: {reason}; using empirical rates"
+                    ));
+                    AnyPurchaseModel::Empirical(fallback)
+                }
+            },
         };
         let minor_per_spend_unit = 10f64.powi(currency_exponent(currency) as i32);
         let spend_data: Vec<(f64, f64)> = summaries
