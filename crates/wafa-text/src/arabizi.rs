@@ -531,6 +531,18 @@ fn rules(word: &str) -> String {
         let c = b[i];
         let next = b.get(i + 1).copied();
         let first = i == 0;
+        // A doubled consonant is a shadda, written once in Arabic ("homma" → هما).
+        if i > 0 && b[i - 1] == c && c.is_ascii_alphabetic() && !"aeiou".contains(c) {
+            i += 1;
+            continue;
+        }
+        // Final "a" of a longer word is usually taa marbuta ("7aga" → حاجه after
+        // our normaliser, which folds ة to ه).
+        if c == 'a' && i + 1 == n && n >= 4 && b[i - 1] != 'a' {
+            out.push('ه');
+            i += 1;
+            continue;
+        }
         // Digraphs.
         if let Some(nc) = next {
             let dig = match (c, nc) {
