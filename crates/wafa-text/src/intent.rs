@@ -233,8 +233,8 @@ pub fn classify_with(
     // model reads as a complaint ("الـ quality ممتازة") takes its runner-up intent.
     // Same for a weak product question that is really praise ("وصلت الشنطة وحلوة
     // مره يعطيكم العافية").
-    let complaint = LABELS.iter().position(|l| *l == "complaint");
-    let question = LABELS.iter().position(|l| *l == "product_question");
+    let complaint = model.labels().iter().position(|l| l == "complaint");
+    let question = model.labels().iter().position(|l| l == "product_question");
     if sentiment_score > 0.5 && Some(i) == question && p < 0.5 {
         let bit = KEYWORDS
             .iter()
