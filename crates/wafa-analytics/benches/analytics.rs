@@ -265,11 +265,12 @@ fn main() {
 
     // Scoring 1M customers.
     let fit = ModelFit::from_models(
-        AnyPurchaseModel::BgNbd(BgNbd {
-            r: 0.243,
-            alpha: 4.414,
-            a: 0.793,
-            b: 2.426,
+        // the default scoring model (MBG/NBD), CDNOW parameters
+        AnyPurchaseModel::MbgNbd(MbgNbd {
+            r: 0.525,
+            alpha: 6.183,
+            a: 0.891,
+            b: 1.614,
         }),
         SpendModel::GammaGamma(GammaGamma {
             p: 6.25,
