@@ -81,6 +81,10 @@ pub async fn import(b: ImportBench) -> Result<(), AppError> {
                 .id
         }
     };
+    // Both files come from one store: their customer ids are the same store's ids.
+    let source = store
+        .find_or_create_source(ws, "bench", "shopify", "Bench store")
+        .await?;
     let mut total_rows = 0i64;
     let all = Instant::now();
     for (path, label) in [(&cpath, "customers"), (&opath, "orders")] {
@@ -92,7 +96,7 @@ pub async fn import(b: ImportBench) -> Result<(), AppError> {
             actor: "bench",
             region: wafa_domain::Region::default(),
             expect: None,
-            source_id: None,
+            source_id: Some(source),
             file_name: None,
         };
         let last = std::sync::Mutex::new(Instant::now());

@@ -501,6 +501,18 @@ both!(workspaces_are_isolated_on_every_route, |app| {
     let a_user = app.get("/v1/me", &a).await.body["user_id"]
         .as_i64()
         .unwrap();
+    let import = app
+        .raw(
+            Method::POST,
+            "/v1/imports",
+            &a,
+            "text/csv",
+            format!("{SHOPIFY_HEADER}\n1,A,B,ab@example.com,no,,,,,,SA,,,,no,0,0,,no,\n")
+                .into_bytes(),
+        )
+        .await;
+    assert_eq!(import.status, StatusCode::CREATED, "{:?}", import.body);
+    let import = import.body["import"]["id"].as_i64().unwrap();
 
     // For every documented route with an id, B using A's id must get 404 (never A's data,
     // never a change).
@@ -529,6 +541,8 @@ both!(workspaces_are_isolated_on_every_route, |app| {
             kid
         } else if path.starts_with("/v1/users") {
             a_user
+        } else if path.starts_with("/v1/imports") {
+            import
         } else {
             panic!("isolation test does not know {path}: add it");
         };
@@ -705,7 +719,10 @@ both!(bad_input_gets_clear_errors, |app| {
         (r.status, code(&r)),
         (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
     );
-    let big = format!("{{\"first_name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let big = format!(
+        "{{\"first_name\": \"{}\"}}",
+        "x".repeat(1024 * 1024 + 64 * 1024)
+    );
     let r = app
         .raw(
             Method::POST,

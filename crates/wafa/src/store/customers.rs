@@ -6,6 +6,7 @@
 //! incoming record points at two different customers we refuse (409) rather than guess:
 //! merging is a person's decision (see `merges.rs`).
 
+pub(crate) use super::sql::Sql;
 use super::timeline::{insert_timeline, TimelineWrite};
 use super::{audit, json_col, now_ms, Store};
 use crate::error::{AppError, AppResult};
@@ -41,54 +42,6 @@ pub struct CustomerFilter {
     /// Keyset pagination: only ids below this.
     pub before_id: Option<i64>,
     pub limit: i64,
-}
-
-/// A tiny builder for statements with a variable number of `$n` parameters.
-pub(crate) struct Sql {
-    pub sql: String,
-    args: Vec<Arg>,
-}
-
-enum Arg {
-    I(i64),
-    S(String),
-}
-
-impl Sql {
-    pub fn new(s: &str) -> Self {
-        Sql {
-            sql: s.to_owned(),
-            args: Vec::new(),
-        }
-    }
-    pub fn push(&mut self, s: &str) -> &mut Self {
-        self.sql.push_str(s);
-        self
-    }
-    /// Append `$n` bound to an integer.
-    pub fn int(&mut self, v: i64) -> &mut Self {
-        self.args.push(Arg::I(v));
-        let n = self.args.len();
-        self.sql.push_str(&format!("${n}"));
-        self
-    }
-    /// Append `$n` bound to a string.
-    pub fn text(&mut self, v: impl Into<String>) -> &mut Self {
-        self.args.push(Arg::S(v.into()));
-        let n = self.args.len();
-        self.sql.push_str(&format!("${n}"));
-        self
-    }
-    pub fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
-        let mut q = sqlx::query(AssertSqlSafe(self.sql.clone()));
-        for a in &self.args {
-            q = match a {
-                Arg::I(v) => q.bind(*v),
-                Arg::S(v) => q.bind(v.as_str()),
-            };
-        }
-        q
-    }
 }
 
 /// The upper bound of a prefix range: every string starting with `p` sorts below it.

@@ -91,7 +91,11 @@ fn import_from_row(r: &sqlx::any::AnyRow) -> ImportRecord {
 }
 
 /// Find or create a company by exact name (imports name companies, not ids).
-async fn company_id(conn: &mut AnyConnection, workspace_id: i64, name: &str) -> AppResult<i64> {
+pub(crate) async fn company_id(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    name: &str,
+) -> AppResult<i64> {
     if let Some(r) = sqlx::query(
         "SELECT id FROM companies WHERE workspace_id = $1 AND name = $2 ORDER BY id LIMIT 1",
     )
@@ -113,7 +117,7 @@ async fn company_id(conn: &mut AnyConnection, workspace_id: i64, name: &str) -> 
     .get("id"))
 }
 
-async fn write_customer_row(
+pub(crate) async fn write_customer_row(
     conn: &mut AnyConnection,
     workspace_id: i64,
     actor: &str,
@@ -169,7 +173,7 @@ async fn write_customer_row(
     Ok((outcome, out.customer_id))
 }
 
-async fn write_order_row(
+pub(crate) async fn write_order_row(
     conn: &mut AnyConnection,
     workspace_id: i64,
     actor: &str,
@@ -216,26 +220,21 @@ async fn write_order_row(
     )
 }
 
+/// Write a batch in one transaction through the bulk path; if the database refuses anything,
+/// roll back and write the rows one per transaction so only the bad ones fail.
 macro_rules! batch_with_fallback {
-    ($self:ident, $ws:ident, $actor:ident, $rows:ident, $write:ident) => {{
+    ($self:ident, $ws:ident, $actor:ident, $rows:ident, $bulk:path, $write:ident) => {{
         let mut tx = $self.write.begin().await?;
-        let mut outcomes = Vec::with_capacity($rows.len());
-        let mut failed = false;
-        for r in $rows {
-            match $write(&mut tx, $ws, $actor, r).await {
-                Ok(o) => outcomes.push(Ok(o)),
-                Err(_) => {
-                    failed = true;
-                    break;
-                }
+        match $bulk(&mut tx, $self.backend, $ws, $actor, $rows).await {
+            Ok(outcomes) => {
+                tx.commit().await?;
+                return Ok(outcomes.into_iter().map(Ok).collect());
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "batch refused; replaying row by row");
+                tx.rollback().await?;
             }
         }
-        if !failed {
-            tx.commit().await?;
-            return Ok(outcomes);
-        }
-        tx.rollback().await?;
-        // Replay row by row so one bad row costs only itself.
         let mut outcomes = Vec::with_capacity($rows.len());
         for r in $rows {
             let mut tx = $self.write.begin().await?;
@@ -246,10 +245,7 @@ macro_rules! batch_with_fallback {
                 }
                 Err(e) => {
                     tx.rollback().await?;
-                    outcomes.push(Err(RowFailure {
-                        line: r.line,
-                        error: e,
-                    }));
+                    outcomes.push(Err(RowFailure { line: r.line, error: e }));
                 }
             }
         }
@@ -264,7 +260,14 @@ impl Store {
         actor: &str,
         rows: &[CustomerImportRow],
     ) -> AppResult<Vec<Result<(RowOutcome, i64), RowFailure>>> {
-        batch_with_fallback!(self, workspace_id, actor, rows, write_customer_row)
+        batch_with_fallback!(
+            self,
+            workspace_id,
+            actor,
+            rows,
+            super::bulk::customers,
+            write_customer_row
+        )
     }
 
     pub async fn import_orders(
@@ -273,7 +276,14 @@ impl Store {
         actor: &str,
         rows: &[OrderImportRow],
     ) -> AppResult<Vec<Result<(RowOutcome, i64), RowFailure>>> {
-        batch_with_fallback!(self, workspace_id, actor, rows, write_order_row)
+        batch_with_fallback!(
+            self,
+            workspace_id,
+            actor,
+            rows,
+            super::bulk::orders,
+            write_order_row
+        )
     }
 
     pub async fn start_import(

@@ -11,10 +11,12 @@
 //! a one-connection pool there, and reads through a separate pool (WAL mode lets them run
 //! alongside the writer). On PostgreSQL both pools are the same.
 
+mod bulk;
 mod customers;
 mod imports;
 mod merges;
 mod orders;
+mod sql;
 mod tenancy;
 mod timeline;
 

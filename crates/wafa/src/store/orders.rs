@@ -64,7 +64,7 @@ fn return_reason(s: &str) -> Option<ReturnReason> {
 
 /// The status history an order gets when created directly in a later state: the path a
 /// real order would have taken, so the timeline and analytics see the payment step.
-fn implied_history(status: OrderStatus, cod: bool) -> Vec<OrderStatus> {
+pub(crate) fn implied_history(status: OrderStatus, cod: bool) -> Vec<OrderStatus> {
     use OrderStatus::*;
     let prepaid = [Placed, Paid, Fulfilled, Shipped, Delivered];
     let cash = [Placed, Fulfilled, Shipped, Delivered, Paid];

@@ -1,0 +1,596 @@
+//! Fast paths for bulk imports: multi-row statements for the rows that need no decision.
+//!
+//! Why: writing a customer row by row costs ~15 statements (resolution lookups, the row, its
+//! identities, search terms, tags, timeline). For a batch, the identity lookups are done in
+//! one query and every *new* customer (none of its identities known, none shared with an
+//! earlier row of the batch) is written with multi-row INSERTs; orders whose customer
+//! resolves unambiguously likewise. Every other row goes through the ordinary one-row path
+//! (`upsert_customer_mode`, `insert_order`) afterwards, so the results equal writing the
+//! rows one by one in file order.
+
+use super::customers::insert_note;
+use super::imports::{CustomerImportRow, OrderImportRow, RowOutcome};
+use super::orders::implied_history;
+use super::sql::{insert_rows, Sql, Val};
+use super::{now_ms, Backend};
+use crate::error::AppResult;
+use crate::validate::{IdentityKind, ValidCustomer};
+use serde_json::{json, Value};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use std::collections::{HashMap, HashSet};
+use wafa_domain::{OrderStatus, PaymentMethod};
+
+type Key = (&'static str, i64, String);
+
+fn key(kind: IdentityKind, source_id: i64, value: &str) -> Key {
+    (kind.as_str(), source_id, value.to_owned())
+}
+
+/// Holders of the batch's identities: key → [(customer id, verified)]. One query per kind,
+/// so each walks the (workspace_id, kind, value) index.
+async fn identity_holders(
+    conn: &mut AnyConnection,
+    ws: i64,
+    rows: &[&ValidCustomer],
+) -> AppResult<HashMap<(String, i64, String), Vec<(i64, bool)>>> {
+    let mut out: HashMap<(String, i64, String), Vec<(i64, bool)>> = HashMap::new();
+    for kind in [
+        IdentityKind::Email,
+        IdentityKind::Phone,
+        IdentityKind::External,
+    ] {
+        let mut values: Vec<&String> = rows
+            .iter()
+            .flat_map(|c| {
+                c.identities
+                    .iter()
+                    .filter(|i| i.kind == kind)
+                    .map(|i| &i.value)
+            })
+            .collect();
+        values.sort();
+        values.dedup();
+        for chunk in values.chunks(250) {
+            let mut q = Sql::new("SELECT kind, source_id, value, customer_id, verified FROM identities WHERE workspace_id = ");
+            q.int(ws)
+                .push(" AND kind = ")
+                .text(kind.as_str())
+                .push(" AND value IN ")
+                .list(chunk.iter().map(|s| Val::S((*s).clone())));
+            for r in q.query().fetch_all(&mut *conn).await? {
+                out.entry((r.get("kind"), r.get("source_id"), r.get("value")))
+                    .or_default()
+                    .push((r.get("customer_id"), r.get::<i64, _>("verified") != 0));
+            }
+        }
+    }
+    Ok(out)
+}
+
+enum Resolution {
+    Existing(i64),
+    New,
+    Slow,
+}
+
+/// The same decision `upsert_customer_mode` (loose) makes, from preloaded holders; `Slow`
+/// when only the full path can decide (or report) it.
+fn resolve(
+    v: &ValidCustomer,
+    holders: &HashMap<(String, i64, String), Vec<(i64, bool)>>,
+) -> Resolution {
+    let get = |i: &crate::validate::ValidIdentity| {
+        holders.get(&(i.kind.as_str().to_owned(), i.source_id, i.value.clone()))
+    };
+    let mut found: Vec<i64> = Vec::new();
+    let mut any_holder = false;
+    for i in &v.identities {
+        if let Some(hs) = get(i) {
+            any_holder = true;
+            if i.kind == IdentityKind::External || i.verified {
+                for (cid, verified) in hs {
+                    if *verified && !found.contains(cid) {
+                        found.push(*cid);
+                    }
+                }
+            }
+        }
+    }
+    match found.len() {
+        1 => return Resolution::Existing(found[0]),
+        0 => {}
+        _ => return Resolution::Slow,
+    }
+    if !any_holder {
+        return Resolution::New;
+    }
+    for i in v
+        .identities
+        .iter()
+        .filter(|i| i.kind != IdentityKind::External)
+    {
+        if let Some(hs) = get(i) {
+            let mut ids: Vec<i64> = hs.iter().map(|(c, _)| *c).collect();
+            ids.sort();
+            ids.dedup();
+            if ids.len() == 1 {
+                return Resolution::Existing(ids[0]);
+            }
+        }
+    }
+    Resolution::Slow
+}
+
+/// `n` fresh ids for `table`. SQLite: the writer connection is the only writer, so the next
+/// ids after the current maximum are ours (AUTOINCREMENT follows explicit ids). PostgreSQL:
+/// drawn from the table's sequence.
+async fn reserve_ids(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    table: &str,
+    n: usize,
+) -> AppResult<Vec<i64>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    match backend {
+        Backend::Sqlite => {
+            let first: i64 = sqlx::query(AssertSqlSafe(format!(
+                "SELECT COALESCE(MAX(id), 0) + 1 AS f FROM {table}"
+            )))
+            .fetch_one(&mut *conn)
+            .await?
+            .get("f");
+            let seq: i64 = sqlx::query(
+                "SELECT COALESCE(MAX(seq), 0) + 1 AS f FROM sqlite_sequence WHERE name = $1",
+            )
+            .bind(table)
+            .fetch_one(&mut *conn)
+            .await?
+            .get("f");
+            let start = first.max(seq);
+            Ok((start..start + n as i64).collect())
+        }
+        Backend::Postgres => {
+            let rows = sqlx::query(AssertSqlSafe(format!("SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id FROM generate_series(1, $1)")))
+                .bind(n as i64)
+                .fetch_all(&mut *conn)
+                .await?;
+            Ok(rows.iter().map(|r| r.get("id")).collect())
+        }
+    }
+}
+
+/// Customers: bulk-insert the new ones, then the rest one by one. Outcomes in row order.
+pub(crate) async fn customers(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    ws: i64,
+    actor: &str,
+    rows: &[CustomerImportRow],
+) -> AppResult<Vec<(RowOutcome, i64)>> {
+    let now = now_ms();
+    let mut companies: HashMap<String, i64> = HashMap::new();
+    for name in rows.iter().filter_map(|r| r.company.as_ref()) {
+        if !companies.contains_key(name) {
+            let id = super::imports::company_id(conn, ws, name).await?;
+            companies.insert(name.clone(), id);
+        }
+    }
+    let customers: Vec<&ValidCustomer> = rows.iter().map(|r| &r.customer).collect();
+    let holders = identity_holders(conn, ws, &customers).await?;
+    let mut seen: HashSet<Key> = HashSet::new();
+    let mut new_rows: Vec<usize> = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let keys: Vec<Key> = r
+            .customer
+            .identities
+            .iter()
+            .map(|x| key(x.kind, x.source_id, &x.value))
+            .collect();
+        let fresh = keys.iter().all(|k| !seen.contains(k))
+            && matches!(resolve(&r.customer, &holders), Resolution::New);
+        seen.extend(keys);
+        if fresh {
+            new_rows.push(i);
+        }
+    }
+    let ids = reserve_ids(conn, backend, "customers", new_rows.len()).await?;
+    let mut outcomes: Vec<Option<(RowOutcome, i64)>> = vec![None; rows.len()];
+    let (mut c_rows, mut i_rows, mut t_rows, mut g_rows, mut tl_rows) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (&i, &id) in new_rows.iter().zip(&ids) {
+        let v = &rows[i].customer;
+        let created = v.created_at.unwrap_or(now);
+        let company = rows[i]
+            .company
+            .as_ref()
+            .and_then(|n| companies.get(n).copied())
+            .or(v.company_id);
+        c_rows.push(vec![
+            Val::I(id),
+            Val::I(ws),
+            v.first_name.clone().into(),
+            v.last_name.clone().into(),
+            v.language.clone().into(),
+            v.birthday.clone().into(),
+            v.gender.clone().into(),
+            v.city.clone().into(),
+            v.country.clone().into(),
+            company.into(),
+            Val::S(serde_json::to_string(&v.tags).unwrap_or_else(|_| "[]".into())),
+            Val::S(Value::Object(v.attributes.clone()).to_string()),
+            Val::S(serde_json::to_string(&v.consents).unwrap_or_else(|_| "[]".into())),
+            Val::I(created),
+            Val::I(now),
+        ]);
+        for x in &v.identities {
+            i_rows.push(vec![
+                Val::I(ws),
+                Val::I(id),
+                x.kind.as_str().into(),
+                Val::S(x.value.clone()),
+                Val::I(x.source_id),
+                Val::I(x.verified as i64),
+                Val::I(now),
+            ]);
+        }
+        let mut terms = wafa_text::normalize::search_tokens(&format!(
+            "{} {}",
+            v.first_name.as_deref().unwrap_or(""),
+            v.last_name.as_deref().unwrap_or("")
+        ));
+        terms.truncate(20);
+        for t in terms {
+            t_rows.push(vec![Val::I(ws), Val::S(t), Val::I(id)]);
+        }
+        for t in &v.tags {
+            g_rows.push(vec![Val::I(ws), Val::S(t.clone()), Val::I(id)]);
+        }
+        tl_rows.push(vec![
+            Val::I(ws),
+            Val::I(id),
+            Val::I(created),
+            "customer_created".into(),
+            Val::I(id),
+            "Customer created".into(),
+            Val::S(json!({"by": actor}).to_string()),
+        ]);
+        outcomes[i] = Some((RowOutcome::Created, id));
+    }
+    insert_rows(
+        conn,
+        "customers",
+        &[
+            "id",
+            "workspace_id",
+            "first_name",
+            "last_name",
+            "language",
+            "birthday",
+            "gender",
+            "city",
+            "country",
+            "company_id",
+            "tags",
+            "attributes",
+            "consents",
+            "created_at",
+            "updated_at",
+        ],
+        c_rows,
+    )
+    .await?;
+    insert_rows(
+        conn,
+        "identities",
+        &[
+            "workspace_id",
+            "customer_id",
+            "kind",
+            "value",
+            "source_id",
+            "verified",
+            "created_at",
+        ],
+        i_rows,
+    )
+    .await?;
+    insert_rows(
+        conn,
+        "customer_search_terms",
+        &["workspace_id", "term", "customer_id"],
+        t_rows,
+    )
+    .await?;
+    insert_rows(
+        conn,
+        "customer_tags",
+        &["workspace_id", "tag", "customer_id"],
+        g_rows,
+    )
+    .await?;
+    insert_rows(
+        conn,
+        "timeline",
+        &[
+            "workspace_id",
+            "customer_id",
+            "occurred_at",
+            "kind",
+            "ref_id",
+            "summary",
+            "data",
+        ],
+        tl_rows,
+    )
+    .await?;
+    for (&i, &id) in new_rows.iter().zip(&ids) {
+        if let Some(note) = &rows[i].note {
+            insert_note(
+                conn,
+                ws,
+                id,
+                note,
+                None,
+                rows[i].customer.created_at.unwrap_or(now),
+            )
+            .await?;
+        }
+    }
+    for (i, r) in rows.iter().enumerate() {
+        if outcomes[i].is_none() {
+            let mut row = CustomerImportRow {
+                line: r.line,
+                customer: r.customer.clone(),
+                company: None,
+                note: r.note.clone(),
+            };
+            row.customer.company_id = r
+                .company
+                .as_ref()
+                .and_then(|n| companies.get(n).copied())
+                .or(r.customer.company_id);
+            outcomes[i] = Some(super::imports::write_customer_row(conn, ws, actor, &row).await?);
+        }
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or((RowOutcome::Unchanged, 0)))
+        .collect())
+}
+
+/// Orders: bulk-insert those whose customer is known and that are not yet stored; the rest
+/// one by one. Outcomes in row order.
+pub(crate) async fn orders(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    ws: i64,
+    actor: &str,
+    rows: &[OrderImportRow],
+) -> AppResult<Vec<(RowOutcome, i64)>> {
+    let now = now_ms();
+    // Orders already stored, per source.
+    let mut existing: HashMap<(i64, String), i64> = HashMap::new();
+    let mut by_source: HashMap<i64, Vec<String>> = HashMap::new();
+    for r in rows {
+        if let Some(e) = &r.order.external_id {
+            by_source
+                .entry(r.order.source_id)
+                .or_default()
+                .push(e.clone());
+        }
+    }
+    for (src, ext) in by_source {
+        for chunk in ext.chunks(250) {
+            let mut q = Sql::new("SELECT id, external_id FROM orders WHERE workspace_id = ");
+            q.int(ws)
+                .push(" AND source_id = ")
+                .int(src)
+                .push(" AND external_id IN ")
+                .list(chunk.iter().cloned());
+            for r in q.query().fetch_all(&mut *conn).await? {
+                existing.insert((src, r.get("external_id")), r.get("id"));
+            }
+        }
+    }
+    let customers: Vec<&ValidCustomer> = rows
+        .iter()
+        .filter(|r| r.customer_id.is_none())
+        .map(|r| &r.customer)
+        .collect();
+    let holders = identity_holders(conn, ws, &customers).await?;
+    let mut outcomes: Vec<Option<(RowOutcome, i64)>> = vec![None; rows.len()];
+    let mut fast: Vec<(usize, i64)> = Vec::new();
+    let mut seen_ext: HashSet<(i64, String)> = HashSet::new();
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(e) = &r.order.external_id {
+            let k = (r.order.source_id, e.clone());
+            if let Some(id) = existing.get(&k) {
+                outcomes[i] = Some((RowOutcome::Unchanged, *id));
+                continue;
+            }
+            if !seen_ext.insert(k) {
+                continue; // the same order twice in one batch: the one-row path finds the first
+            }
+        }
+        let cid = match r.customer_id {
+            Some(c) => Some(c),
+            None => match resolve(&r.customer, &holders) {
+                Resolution::Existing(c) => Some(c),
+                _ => None,
+            },
+        };
+        if let Some(c) = cid {
+            fast.push((i, c));
+        }
+    }
+    let ids = reserve_ids(conn, backend, "orders", fast.len()).await?;
+    let (mut o_rows, mut l_rows, mut h_rows, mut tl_rows) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut touched: Vec<i64> = Vec::new();
+    for (&(i, cid), &id) in fast.iter().zip(&ids) {
+        let o = &rows[i].order;
+        o_rows.push(vec![
+            Val::I(id),
+            Val::I(ws),
+            Val::I(cid),
+            Val::I(o.source_id),
+            o.external_id.clone().into(),
+            o.number.clone().into(),
+            o.currency.code().into(),
+            o.status.as_str().into(),
+            o.payment_method.as_str().into(),
+            Val::I(o.placed_at),
+            Val::I(o.subtotal_minor),
+            Val::I(o.discount_minor),
+            Val::I(o.shipping_minor),
+            Val::I(o.tax_minor),
+            Val::I(o.total_minor),
+            Val::I(o.refunded_minor.clamp(0, o.total_minor)),
+            o.return_reason.clone().into(),
+            o.city.clone().into(),
+            Val::I(now),
+            Val::I(now),
+        ]);
+        for l in &o.lines {
+            l_rows.push(vec![
+                Val::I(id),
+                Val::I(ws),
+                l.product_id.into(),
+                l.sku.clone().into(),
+                Val::S(l.title.clone()),
+                Val::I(l.quantity),
+                Val::I(l.unit_price_minor),
+                Val::I(l.total_minor),
+            ]);
+        }
+        let hist: Vec<(OrderStatus, i64, Option<String>)> = match &rows[i].history {
+            Some(h) if !h.is_empty() => h.clone(),
+            _ => implied_history(o.status, o.payment_method == PaymentMethod::CashOnDelivery)
+                .into_iter()
+                .map(|s| (s, o.placed_at, None))
+                .collect(),
+        };
+        let label = o.number.clone().unwrap_or_else(|| format!("#{id}"));
+        tl_rows.push(vec![
+            Val::I(ws),
+            Val::I(cid),
+            Val::I(o.placed_at),
+            "order_placed".into(),
+            Val::I(id),
+            Val::S(format!("Order {label} placed: {} {}", o.currency.format_amount(o.total_minor), o.currency.code())),
+            Val::S(json!({"order_id": id, "total_minor": o.total_minor, "currency": o.currency.code(), "payment_method": o.payment_method.as_str()}).to_string()),
+        ]);
+        for (s, at, reason) in &hist {
+            h_rows.push(vec![
+                Val::I(id),
+                Val::I(ws),
+                s.as_str().into(),
+                Val::I(*at),
+                reason.clone().into(),
+            ]);
+            if *s != OrderStatus::Placed {
+                tl_rows.push(vec![
+                    Val::I(ws),
+                    Val::I(cid),
+                    Val::I(*at),
+                    "order_status".into(),
+                    Val::I(id),
+                    Val::S(format!("Order {label} {}", s.as_str())),
+                    Val::S(
+                        json!({"order_id": id, "status": s.as_str(), "reason": reason}).to_string(),
+                    ),
+                ]);
+            }
+        }
+        touched.push(cid);
+        outcomes[i] = Some((RowOutcome::Created, id));
+    }
+    insert_rows(
+        conn,
+        "orders",
+        &[
+            "id",
+            "workspace_id",
+            "customer_id",
+            "source_id",
+            "external_id",
+            "number",
+            "currency",
+            "status",
+            "payment_method",
+            "placed_at",
+            "subtotal_minor",
+            "discount_minor",
+            "shipping_minor",
+            "tax_minor",
+            "total_minor",
+            "refunded_minor",
+            "return_reason",
+            "city",
+            "created_at",
+            "updated_at",
+        ],
+        o_rows,
+    )
+    .await?;
+    insert_rows(
+        conn,
+        "order_lines",
+        &[
+            "order_id",
+            "workspace_id",
+            "product_id",
+            "sku",
+            "title",
+            "quantity",
+            "unit_price_minor",
+            "total_minor",
+        ],
+        l_rows,
+    )
+    .await?;
+    insert_rows(
+        conn,
+        "order_status_history",
+        &["order_id", "workspace_id", "status", "at", "reason"],
+        h_rows,
+    )
+    .await?;
+    insert_rows(
+        conn,
+        "timeline",
+        &[
+            "workspace_id",
+            "customer_id",
+            "occurred_at",
+            "kind",
+            "ref_id",
+            "summary",
+            "data",
+        ],
+        tl_rows,
+    )
+    .await?;
+    touched.sort();
+    touched.dedup();
+    for chunk in touched.chunks(1000) {
+        let mut q = Sql::new(
+            "UPDATE customers SET orders_count = (SELECT COUNT(*) FROM orders o WHERE o.customer_id = customers.id AND o.status <> 'cancelled'), \
+             first_order_at = (SELECT MIN(placed_at) FROM orders o WHERE o.customer_id = customers.id AND o.status <> 'cancelled'), \
+             last_order_at = (SELECT MAX(placed_at) FROM orders o WHERE o.customer_id = customers.id AND o.status <> 'cancelled') WHERE id IN ",
+        );
+        q.list(chunk.iter().copied());
+        q.query().execute(&mut *conn).await?;
+    }
+    for (i, r) in rows.iter().enumerate() {
+        if outcomes[i].is_none() {
+            outcomes[i] = Some(super::imports::write_order_row(conn, ws, actor, r).await?);
+        }
+    }
+    Ok(outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or((RowOutcome::Unchanged, 0)))
+        .collect())
+}
