@@ -10,7 +10,8 @@
 //!   buying within a window, median time to the next purchase; typed "too little data" outcomes
 //!   with empirical fallbacks. Fits reproduce the published CDNOW / donations results.
 //! * [`score`]: per-customer predictions for the server (CLV, churn risk, next order date, RFM
-//!   segment, English/Arabic explanation) and [`score::MODEL_VERSION`].
+//!   segment, English/Arabic explanation) and [`score::MODEL_VERSION`]. Scores default to
+//!   MBG/NBD ([`score::ScoringModel`]) because BG/NBD treats every one-time buyer as alive.
 //! * [`rfm`], [`cohort`], [`validation`], [`explain`], [`money`], [`parse`], [`svg`].
 //! * [`report`]: everything above behind one call for the `wafa analyze` command.
 //!
@@ -65,5 +66,7 @@ pub mod svg;
 pub mod validation;
 
 pub use report::{build_report, AnalyzeOptions, Report};
-pub use score::{score_customers, CustomerPrediction, Horizon, ModelFit, MODEL_VERSION};
+pub use score::{
+    score_customers, CustomerPrediction, Horizon, ModelFit, ScoringModel, MODEL_VERSION,
+};
 pub use summary::{summarize, CustomerSummary, SummaryOptions, TimeUnit, Transaction};
