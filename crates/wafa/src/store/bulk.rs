@@ -22,6 +22,9 @@ use wafa_domain::{OrderStatus, PaymentMethod};
 
 type Key = (&'static str, i64, String);
 
+/// (kind, source id, value) → [(customer id, verified)].
+type Holders = HashMap<(String, i64, String), Vec<(i64, bool)>>;
+
 fn key(kind: IdentityKind, source_id: i64, value: &str) -> Key {
     (kind.as_str(), source_id, value.to_owned())
 }
@@ -32,8 +35,8 @@ async fn identity_holders(
     conn: &mut AnyConnection,
     ws: i64,
     rows: &[&ValidCustomer],
-) -> AppResult<HashMap<(String, i64, String), Vec<(i64, bool)>>> {
-    let mut out: HashMap<(String, i64, String), Vec<(i64, bool)>> = HashMap::new();
+) -> AppResult<Holders> {
+    let mut out: Holders = HashMap::new();
     for kind in [
         IdentityKind::Email,
         IdentityKind::Phone,
@@ -75,10 +78,7 @@ enum Resolution {
 
 /// The same decision `upsert_customer_mode` (loose) makes, from preloaded holders; `Slow`
 /// when only the full path can decide (or report) it.
-fn resolve(
-    v: &ValidCustomer,
-    holders: &HashMap<(String, i64, String), Vec<(i64, bool)>>,
-) -> Resolution {
+fn resolve(v: &ValidCustomer, holders: &Holders) -> Resolution {
     let get = |i: &crate::validate::ValidIdentity| {
         holders.get(&(i.kind.as_str().to_owned(), i.source_id, i.value.clone()))
     };
