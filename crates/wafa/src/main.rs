@@ -59,6 +59,40 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Customer analytics on any transaction log (customer, date, amount): RFM, BG/NBD,
+    /// Pareto/NBD, MBG/NBD, BG/BB, Gamma-Gamma, CLV, cohorts, calibration/holdout validation.
+    /// Prints a summary and writes a report (per-customer CSV, SVG charts, JSON).
+    Analyze {
+        /// A CSV with a header, or a raw CDNOW file (whitespace-separated `id YYYYMMDD n amount`).
+        file: std::path::PathBuf,
+        /// `day` or `week` (7-day continuous weeks, as in the papers).
+        #[arg(long, default_value = "day")]
+        time_unit: String,
+        /// Fit on purchases up to this date (YYYY-MM-DD) and validate on the rest.
+        #[arg(long)]
+        calibration_end: Option<String>,
+        /// Column names, e.g. `customer=email,date=created_at,amount=total`.
+        #[arg(long)]
+        columns: Option<String>,
+        /// `auto`, `csv` or `cdnow`.
+        #[arg(long, default_value = "auto")]
+        format: String,
+        /// ISO 4217 currency of the amounts (decides their decimals).
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        /// Write the machine-readable summary here.
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+        /// Directory for the report files.
+        #[arg(long, default_value = "wafa-report")]
+        out: std::path::PathBuf,
+    },
+    /// Tag text from stdin with language, sentiment and intent (Arabic dialects, Arabizi,
+    /// English). With --jsonl: one message per line in, one JSON object per line out.
+    Text {
+        #[arg(long)]
+        jsonl: bool,
+    },
     /// Performance benchmarks (build with --release). They print numbers; see README.
     Bench {
         #[command(subcommand)]
@@ -128,6 +162,26 @@ async fn main() -> ExitCode {
             )
             .await
         }
+        Command::Analyze {
+            file,
+            time_unit,
+            calibration_end,
+            columns,
+            format,
+            currency,
+            json,
+            out,
+        } => analyze(
+            &file,
+            &time_unit,
+            calibration_end.as_deref(),
+            columns.as_deref(),
+            &format,
+            &currency,
+            json.as_deref(),
+            &out,
+        ),
+        Command::Text { jsonl } => text(jsonl),
         Command::Bench {
             which:
                 BenchCommand::Import {
@@ -300,5 +354,87 @@ async fn import(
         );
     }
     store.close().await;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn analyze(
+    file: &std::path::Path,
+    time_unit: &str,
+    calibration_end: Option<&str>,
+    columns: Option<&str>,
+    format: &str,
+    currency: &str,
+    json: Option<&std::path::Path>,
+    out: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut options = wafa_analytics::AnalyzeOptions {
+        time_unit: time_unit.parse()?,
+        format: format.parse()?,
+        currency: currency.to_owned(),
+        ..Default::default()
+    };
+    if let Some(c) = calibration_end {
+        options.calibration_end = Some(
+            c.parse()
+                .map_err(|e| format!("--calibration-end {c:?}: {e} (use YYYY-MM-DD)"))?,
+        );
+    }
+    if let Some(c) = columns {
+        options.columns = c.parse()?;
+    }
+    let input =
+        std::fs::File::open(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let report = wafa_analytics::build_report(std::io::BufReader::new(input), &options)?;
+    print!("{}", report.summary_text);
+    std::fs::create_dir_all(out)?;
+    for (name, bytes) in &report.files {
+        std::fs::write(out.join(name), bytes)?;
+    }
+    if let Some(j) = json {
+        std::fs::write(j, serde_json::to_vec_pretty(&report.json)?)?;
+    }
+    if !report.row_errors.is_empty() {
+        let first = &report.row_errors[0];
+        eprintln!(
+            "{} rows could not be used (first: line {}: {})",
+            report.row_errors.len(),
+            first.line,
+            first.message
+        );
+    }
+    println!("Report written to {}", out.display());
+    Ok(())
+}
+
+/// Read stdin as bytes so invalid UTF-8 is replaced, not fatal.
+fn text(jsonl: bool) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::{BufRead, Read, Write};
+    let tagger = wafa_text::tagger();
+    let stdin = std::io::stdin();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if jsonl {
+        let mut reader = stdin.lock();
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            if reader.read_until(b'\n', &mut buf)? == 0 {
+                break;
+            }
+            let line = String::from_utf8_lossy(&buf);
+            let line = line.trim_end_matches(['\n', '\r']);
+            writeln!(out, "{}", wafa_text::tag_jsonl_line(tagger, line))?;
+        }
+    } else {
+        let mut buf = Vec::new();
+        stdin.lock().read_to_end(&mut buf)?;
+        let text = String::from_utf8_lossy(&buf);
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&tagger.tag(text.trim()))?
+        )?;
+    }
+    out.flush()?;
     Ok(())
 }
