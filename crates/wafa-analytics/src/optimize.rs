@@ -268,10 +268,23 @@ fn identity(n: usize) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// Log-parameters are confined to ±this (parameters in [3e−7, 3.3e6]); beyond it the objective
+/// is treated as +∞. Real customer data never need more, and the box stops degenerate fits from
+/// wandering into regions where special functions get expensive. A fit that ends at the box is
+/// reported as degenerate.
+pub const LOG_PARAM_BOUND: f64 = 15.0;
+
+/// True when a point lies inside the log-parameter box.
+pub fn in_box(x: &[f64]) -> bool {
+    x.iter().all(|v| v.abs() <= LOG_PARAM_BOUND)
+}
+
 /// Robust minimisation over log-parameters: Nelder–Mead from `x0`, then BFGS polish with a
 /// numerical gradient. `f` must be the negative log-likelihood per customer (scale ~1) so the
 /// tolerances are meaningful.
 pub fn minimize_robust(f: &dyn Fn(&[f64]) -> f64, x0: &[f64]) -> Minimum {
+    let boxed = |x: &[f64]| if in_box(x) { f(x) } else { f64::INFINITY };
+    let f: &dyn Fn(&[f64]) -> f64 = &boxed;
     let coarse = nelder_mead(f, x0, 0.5, 4_000, 1e-10);
     let fg = |x: &[f64], g: &mut [f64]| numerical_gradient(f, x, g);
     let polished = bfgs(&fg, &coarse.x, 200, 1e-7);

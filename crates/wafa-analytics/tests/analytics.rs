@@ -681,3 +681,74 @@ fn day_units_rescale_only_the_rate_parameters() {
         .all(|m| m["period"] == "full" && m["status"] == "fitted"));
     assert!(models.iter().all(|m| m["validation"].is_null()));
 }
+
+#[test]
+fn boundary_data_gives_a_fit_or_a_reason_never_nonsense() {
+    // Customers who never drop out (pure Poisson buyers): the BG/NBD/MBG drop-out parameters run
+    // to the boundary. Whatever happens, the outcome is typed and scores are finite.
+    let mut rng = Mix(3);
+    let start = NaiveDate::from_ymd_opt(2023, 1, 1).unwrap();
+    let mut log = Vec::new();
+    for c in 0..300 {
+        let rate = 0.02 + (rng.next() % 100) as f64 / 1000.0; // purchases per day
+        let mut day = (rng.next() % 100) as f64;
+        while day < 365.0 {
+            log.push(Transaction {
+                customer: format!("c{c}"),
+                date: start + chrono::Days::new(day as u64),
+                amount_minor: 1000 + (rng.next() % 5000) as i64,
+            });
+            let u = ((rng.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+            day += -u.ln() / rate;
+        }
+    }
+    let s = summarize(&log, &SummaryOptions::default());
+    let h = RfHistogram::from_summaries(&s);
+    for outcome in [
+        BgNbd::fit(&h)
+            .fitted()
+            .map(|f| (f.log_likelihood, f.model.b)),
+        MbgNbd::fit(&h)
+            .fitted()
+            .map(|f| (f.log_likelihood, f.model.b)),
+    ] {
+        if let Some((ll, b)) = outcome {
+            assert!(ll.is_finite() && b.is_finite() && b > 0.0);
+        }
+    }
+    let fit = ModelFit::fit(&s, TimeUnit::Week, "SAR");
+    let now = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    for p in score_customers(&fit, &s, now, Horizon::default()) {
+        assert!(p.p_alive.is_finite() && p.expected_purchases_90d.is_finite());
+        assert!(p.clv_minor >= 0 && p.expected_spend_minor.is_finite());
+    }
+    // A tiny store: 25 customers, a handful of repeaters.
+    let tiny: Vec<Transaction> = (0..40)
+        .map(|i| Transaction {
+            customer: format!("t{}", i % 25),
+            date: start + chrono::Days::new((i * 7) as u64),
+            amount_minor: 2500,
+        })
+        .collect();
+    let r = build_report(
+        {
+            let mut csv = String::from("customer,date,amount\n");
+            for t in &tiny {
+                csv.push_str(&format!(
+                    "{},{},{}\n",
+                    t.customer,
+                    t.date,
+                    t.amount_minor as f64 / 100.0
+                ));
+            }
+            std::io::Cursor::new(csv)
+        },
+        &AnalyzeOptions {
+            currency: "SAR".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(r.json["models"].as_array().unwrap().len() >= 2);
+    assert!(r.summary_text.contains("SAR"));
+}

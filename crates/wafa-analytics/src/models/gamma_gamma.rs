@@ -95,17 +95,22 @@ impl GammaGamma {
                 fallback,
             };
         }
+        // Fit on spends divided by their mean (γ is a scale parameter: γ_original = γ' · mean),
+        // so the optimiser works at the same scale for halalas, dollars or rials.
+        let scale = mean;
+        let scaled: Vec<(f64, f64, f64)> =
+            cells.iter().map(|&(x, m, w)| (x, m / scale, w)).collect();
         let build = |p: &[f64]| GammaGamma {
             p: p[0],
             q: p[1],
             gamma: p[2],
         };
-        let total = |p: &[f64]| {
+        let total_on = |data: &[(f64, f64, f64)], p: &[f64]| {
             if p.iter().any(|v| v.is_nan() || *v <= 0.0 || !v.is_finite()) {
                 return f64::INFINITY;
             }
             let m = build(p);
-            let v: f64 = -cells
+            let v: f64 = -data
                 .iter()
                 .map(|&(x, s, w)| w * m.log_likelihood(x, s))
                 .sum::<f64>();
@@ -115,13 +120,14 @@ impl GammaGamma {
                 v
             }
         };
+        let total_scaled = |p: &[f64]| total_on(&scaled, p);
         let f = |lp: &[f64]| {
             let p: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
-            total(&p) / n
+            total_scaled(&p) / n
         };
-        let best = minimize_robust(&f, &[0.0, 0.0, mean.max(1e-9).ln()]);
-        let outcome = finish_fit(n, fallback, best, Some(&total), build);
-        if let FitOutcome::Fitted(fit) = &outcome {
+        let best = minimize_robust(&f, &[0.0, 0.0, 0.0]);
+        let mut outcome = finish_fit(n, fallback, best, Some(&total_scaled), build);
+        if let FitOutcome::Fitted(fit) = &mut outcome {
             if fit.model.q <= 1.0 {
                 return FitOutcome::Insufficient {
                     reason: ThinData::Degenerate(
@@ -130,6 +136,12 @@ impl GammaGamma {
                     fallback,
                 };
             }
+            fit.model.gamma *= scale;
+            if let Some(se) = fit.standard_errors.get_mut(2) {
+                *se = se.map(|v| v * scale);
+            }
+            let m = fit.model;
+            fit.log_likelihood = -total_on(&cells, &[m.p, m.q, m.gamma]);
         }
         outcome
     }

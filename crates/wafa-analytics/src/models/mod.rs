@@ -427,8 +427,14 @@ pub(crate) fn minimize_on_histogram(
     start: &[f64],
     mean_neg_ll: &dyn Fn(&RfHistogram, &[f64]) -> f64,
 ) -> crate::optimize::Minimum {
-    use crate::optimize::{bfgs_warm, minimize_robust, numerical_gradient};
-    let full = |lp: &[f64]| mean_neg_ll(h, lp);
+    use crate::optimize::{bfgs_warm, in_box, minimize_robust, numerical_gradient};
+    let full = |lp: &[f64]| {
+        if in_box(lp) {
+            mean_neg_ll(h, lp)
+        } else {
+            f64::INFINITY
+        }
+    };
     if h.cells.len() <= 60_000 {
         return minimize_robust(&full, start);
     }
@@ -462,6 +468,9 @@ pub(crate) fn fit_with_gradient<M>(
     use crate::optimize::{bfgs, bfgs_warm, minimize_robust, standard_errors_from_gradient};
     let n = start.len();
     let mean_fg = |hist: &RfHistogram, lp: &[f64], grad: &mut [f64]| -> f64 {
+        if !crate::optimize::in_box(lp) {
+            return f64::INFINITY;
+        }
         let p: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
         let v = neg_ll_and_gradient(hist, &p, grad);
         for i in 0..n {
@@ -530,7 +539,7 @@ pub(crate) fn finish_fit<M, F>(
     }
     if let Some(p) = params
         .iter()
-        .find(|p| !p.is_finite() || **p > 1e8 || **p < 1e-8)
+        .find(|p| !p.is_finite() || p.ln().abs() > crate::optimize::LOG_PARAM_BOUND - 0.5)
     {
         return FitOutcome::Insufficient {
             reason: ThinData::Degenerate(format!(

@@ -99,7 +99,7 @@ impl ParetoNbd {
         let u0 = (kappa + t_x).ln();
         let u1 = (kappa + t).ln();
         let top = ln_f(t_x);
-        let pieces = (((u1 - u0) * (m + 1.0) / 2.0).ceil() as usize).clamp(4, 400);
+        let pieces = (((u1 - u0) * (m + 1.0) / 2.0).ceil() as usize).clamp(4, 100);
         let integral = integrate(
             |u| {
                 let tau = (u.exp() - kappa).max(t_x);
