@@ -704,18 +704,23 @@ fn boundary_data_gives_a_fit_or_a_reason_never_nonsense() {
     }
     let s = summarize(&log, &SummaryOptions::default());
     let h = RfHistogram::from_summaries(&s);
+    // No drop-out in the data: the drop-out parameters hit the box and the fits say so.
     for outcome in [
-        BgNbd::fit(&h)
-            .fitted()
-            .map(|f| (f.log_likelihood, f.model.b)),
-        MbgNbd::fit(&h)
-            .fitted()
-            .map(|f| (f.log_likelihood, f.model.b)),
-    ] {
-        if let Some((ll, b)) = outcome {
-            assert!(ll.is_finite() && b.is_finite() && b > 0.0);
-        }
+        BgNbd::fit(&h).fitted().map(|f| f.log_likelihood),
+        MbgNbd::fit(&h).fitted().map(|f| f.log_likelihood),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        assert!(outcome.is_finite());
     }
+    assert!(matches!(
+        BgNbd::fit(&h),
+        FitOutcome::Insufficient {
+            reason: ThinData::Degenerate(_),
+            ..
+        }
+    ));
     let fit = ModelFit::fit(&s, TimeUnit::Week, "SAR");
     let now = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
     for p in score_customers(&fit, &s, now, Horizon::default()) {
