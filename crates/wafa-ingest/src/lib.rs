@@ -15,3 +15,4 @@ pub mod csv_import;
 pub mod demo;
 pub mod rng;
 pub mod synth;
+pub mod webhooks;
