@@ -201,6 +201,9 @@ pub struct Customer {
     /// Set when this record was merged into another; reads should follow it.
     pub merged_into: Option<i64>,
     pub stats: Option<CustomerStats>,
+    /// The latest analytics for this customer (absent until it has a paid order and the
+    /// workspace's predictions have been computed).
+    pub prediction: Option<Prediction>,
 }
 
 /// Outcome of `POST /v1/customers`.
@@ -464,4 +467,28 @@ pub struct TimelineEntry {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// A customer's predictions, as stored and served.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Prediction {
+    pub customer_id: i64,
+    pub model_version: String,
+    pub computed_at: String,
+    pub currency: String,
+    /// Expected discounted revenue over the next 12 months, minor units.
+    pub clv_minor: i64,
+    pub p_alive: f64,
+    pub churn_risk: f64,
+    pub expected_orders_90d: f64,
+    /// Expected date of the next order (absent for customers more likely gone than active).
+    pub expected_next_order: Option<String>,
+    pub rfm_recency: i64,
+    pub rfm_frequency: i64,
+    pub rfm_monetary: i64,
+    /// champions, loyal, potential_loyalist, new, promising, need_attention, about_to_sleep,
+    /// at_risk, cannot_lose_them, hibernating, lost.
+    pub rfm_segment: String,
+    pub explanation_en: String,
+    pub explanation_ar: String,
 }

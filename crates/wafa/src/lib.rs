@@ -8,5 +8,6 @@ pub mod bootstrap;
 pub mod error;
 pub mod http;
 pub mod import;
+pub mod predict;
 pub mod store;
 pub mod validate;

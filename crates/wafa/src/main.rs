@@ -37,6 +37,16 @@ enum Command {
         /// Allow anyone who reaches the server to create a workspace (POST /v1/signup).
         #[arg(long, env = "WAFA_ALLOW_SIGNUP", default_value_t = true, action = clap::ArgAction::Set)]
         allow_signup: bool,
+        /// Minutes between recomputations of every workspace's predictions (0: never).
+        #[arg(long, env = "WAFA_PREDICT_EVERY_MINUTES", default_value_t = 360)]
+        predict_every_minutes: u64,
+    },
+    /// Recompute customer predictions (CLV, P(alive), next order, RFM segment) now.
+    Predict {
+        #[arg(long)]
+        workspace: Option<i64>,
+        #[command(flatten)]
+        db: DbArgs,
     },
     /// Import a CSV file: a Shopify customer export or a Wafa orders CSV (see
     /// crates/wafa-ingest/ORDERS_CSV.md). Bad rows are reported; good rows import; importing
@@ -143,7 +153,18 @@ async fn main() -> ExitCode {
             db,
             demo,
             allow_signup,
-        } => serve(&bind, &db.database_url, demo, allow_signup).await,
+            predict_every_minutes,
+        } => {
+            serve(
+                &bind,
+                &db.database_url,
+                demo,
+                allow_signup,
+                predict_every_minutes,
+            )
+            .await
+        }
+        Command::Predict { workspace, db } => predict(workspace, &db.database_url).await,
         Command::Import {
             file,
             workspace,
@@ -222,6 +243,7 @@ async fn serve(
     database_url: &str,
     demo: bool,
     allow_signup: bool,
+    predict_every_minutes: u64,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::connect(database_url).await?;
     if store.workspace_count().await? == 0 {
@@ -239,11 +261,32 @@ async fn serve(
     let addr = listener.local_addr()?;
     println!("Wafa is running on http://{addr}  (API docs: http://{addr}/openapi.json)");
     tracing::info!(%addr, backend = ?store.backend(), "serving");
+    if predict_every_minutes > 0 {
+        wafa::predict::spawn_schedule(
+            store.clone(),
+            std::time::Duration::from_secs(predict_every_minutes * 60),
+        );
+    }
     wafa::http::serve(
         listener,
         AppState::new(store.clone(), Config { allow_signup }),
     )
     .await?;
+    store.close().await;
+    Ok(())
+}
+
+async fn predict(
+    workspace: Option<i64>,
+    database_url: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let store = Store::connect(database_url).await?;
+    let ws = pick_workspace(&store, workspace).await?;
+    let s = wafa::predict::recompute(&store, ws.id).await?;
+    println!(
+        "Predictions recomputed for {} customers in {:.2}s ({:?})",
+        s.customers, s.seconds, s.per_currency
+    );
     store.close().await;
     Ok(())
 }

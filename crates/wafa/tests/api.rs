@@ -1366,3 +1366,81 @@ both!(csv_import_reports_bad_rows_and_is_idempotent, |app| {
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     assert_eq!(r.body["import"]["rows_created"], 16_000);
 });
+
+both!(predictions_are_computed_stored_and_explained, |app| {
+    let (_, t) = app.signup("Analytics", "an@example.sa").await;
+    let mut ids = Vec::new();
+    // A loyal repeat buyer, a one-time buyer long ago, and several in between.
+    // Order dates in days ago.
+    for (k, days) in [
+        vec![5, 25, 46, 70, 95, 118, 140],
+        vec![400],
+        vec![10, 200],
+        vec![30, 60, 90],
+        vec![5],
+        vec![100, 130, 160, 190],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let c = app
+            .customer(&t, json!({"first_name": format!("Buyer{k}")}))
+            .await;
+        for (j, days_ago) in days.iter().enumerate() {
+            let at = chrono::Utc::now() - chrono::Duration::days(*days_ago as i64);
+            let r = app.post("/v1/orders", &t, json!({"customer_id": c, "currency": "SAR", "status": "paid", "payment_method": "card", "external_id": format!("p-{k}-{j}"), "placed_at": at.to_rfc3339(), "total_minor": 10000 + 1000 * j as i64})).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        }
+        ids.push(c);
+    }
+    let cancelled_only = app.customer(&t, json!({"first_name": "NoRevenue"})).await;
+    app.post("/v1/orders", &t, json!({"customer_id": cancelled_only, "currency": "SAR", "status": "cancelled", "total_minor": 5000})).await;
+    let r = app.post("/v1/analytics/recompute", &t, json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["customers"], ids.len());
+    for id in &ids {
+        let p = app
+            .get(&format!("/v1/customers/{id}/predictions"), &t)
+            .await;
+        assert_eq!(p.status, StatusCode::OK, "{:?}", p.body);
+        let pa = p.body["p_alive"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&pa), "{pa}");
+        assert!((p.body["churn_risk"].as_f64().unwrap() - (1.0 - pa)).abs() < 1e-6);
+        assert!(p.body["clv_minor"].as_i64().unwrap() >= 0);
+        assert!(!p.body["rfm_segment"].as_str().unwrap().is_empty());
+        assert!(p.body["explanation_en"].as_str().unwrap().len() > 10);
+        assert!(p.body["explanation_ar"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .any(|c| ('\u{0600}'..='\u{06FF}').contains(&c)));
+        assert_eq!(p.body["currency"], "SAR");
+        // The profile carries the same prediction.
+        let c = app.get(&format!("/v1/customers/{id}"), &t).await.body;
+        assert_eq!(c["prediction"]["p_alive"], p.body["p_alive"]);
+    }
+    // The loyal recent repeat buyer is more likely alive than the one-time buyer of long ago.
+    let pa = |b: Value| b["p_alive"].as_f64().unwrap();
+    let loyal = pa(app
+        .get(&format!("/v1/customers/{}/predictions", ids[0]), &t)
+        .await
+        .body);
+    let gone = pa(app
+        .get(&format!("/v1/customers/{}/predictions", ids[1]), &t)
+        .await
+        .body);
+    assert!(loyal > gone, "loyal {loyal} vs one-time {gone}");
+    let r = app
+        .get(&format!("/v1/customers/{cancelled_only}/predictions"), &t)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let o = app.get("/v1/analytics/overview", &t).await.body;
+    let total: i64 = o["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["customers"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, ids.len() as i64);
+    assert_eq!(o["models"][0]["currency"], "SAR");
+});

@@ -73,6 +73,15 @@ pub async fn create_import(
         file_name: q.file_name.as_deref(),
     };
     let out = import_csv(&st.store, req, &body, &|_, _| {}).await?;
+    // New orders change the predictions; recompute in the background.
+    if out.record.rows_created + out.record.rows_updated > 0 {
+        let (store, ws) = (st.store.clone(), p.workspace_id);
+        tokio::spawn(async move {
+            if let Err(e) = crate::predict::recompute(&store, ws).await {
+                tracing::warn!(workspace = ws, error = %e, "predictions not recomputed after import");
+            }
+        });
+    }
     Ok((
         StatusCode::CREATED,
         Json(ImportResult {

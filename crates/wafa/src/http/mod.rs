@@ -6,6 +6,7 @@
 //! `/openapi.json` cannot drift from the routes that exist.
 
 pub mod account;
+pub mod analytics;
 pub mod commerce;
 pub mod customers;
 pub mod extract;
@@ -105,7 +106,7 @@ impl LoginLimiter {
 #[openapi(
     info(title = "Wafa API", description = "Self-hosted CRM and customer retention for online stores. Errors: `{\"error\": {\"code\", \"message\", \"message_ar\", \"detail\", \"field\"}}` with stable codes.", license(name = "AGPL-3.0-or-later")),
     modifiers(&BearerAuth),
-    tags((name = "account"), (name = "customers"), (name = "commerce"), (name = "imports"), (name = "system"))
+    tags((name = "account"), (name = "customers"), (name = "commerce"), (name = "imports"), (name = "analytics"), (name = "system"))
 )]
 struct ApiDoc;
 
@@ -184,6 +185,9 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(commerce::change_status))
         .routes(routes!(commerce::list_carts, commerce::upsert_cart))
         .routes(routes!(commerce::get_cart))
+        .routes(routes!(analytics::customer_prediction))
+        .routes(routes!(analytics::overview))
+        .routes(routes!(analytics::recompute_now))
         .routes(routes!(imports::list_imports))
         .routes(routes!(imports::get_import))
         .merge(

@@ -111,6 +111,7 @@ fn customer_from_row(
         updated_at: format_ms(r.get("updated_at")),
         merged_into: r.get("merged_into"),
         stats,
+        prediction: None,
     }
 }
 
@@ -599,7 +600,10 @@ impl Store {
         .ok_or_else(|| AppError::not_found("customer"))?;
         let identities = load_identities(&mut conn, id).await?;
         let stats = customer_stats(&mut conn, &r).await?;
-        Ok(customer_from_row(&r, identities, Some(stats)))
+        drop(conn);
+        let mut c = customer_from_row(&r, identities, Some(stats));
+        c.prediction = self.prediction(workspace_id, id).await?;
+        Ok(c)
     }
 
     pub async fn customer_exists(&self, workspace_id: i64, id: i64) -> AppResult<()> {

@@ -16,6 +16,7 @@ mod customers;
 mod imports;
 mod merges;
 mod orders;
+mod predictions;
 mod sql;
 mod tenancy;
 mod timeline;
@@ -24,6 +25,7 @@ pub use customers::{CustomerFilter, UpsertOutcome};
 pub use imports::{CustomerImportRow, ImportRecord, OrderImportRow, RowFailure, RowOutcome};
 pub use merges::{MergePreview, MergeRecord};
 pub use orders::{OrderFilter, OrderWrite, StatusUpdate};
+pub use predictions::{NewPrediction, RevenueRow};
 pub use tenancy::{
     ApiKeyRecord, AuditRecord, MemberRecord, NewWorkspace, Principal, SessionRecord, SourceRecord,
     WorkspaceRecord,
@@ -57,12 +59,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sqlite: include_str!("migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sqlite: include_str!("migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "predictions",
+        sqlite: include_str!("migrations/sqlite/0002_predictions.sql"),
+        postgres: include_str!("migrations/postgres/0002_predictions.sql"),
+    },
+];
 
 /// Turn `wafa.db`, `./data/wafa.db` or `sqlite://…` into an sqlx SQLite URL that creates the
 /// file if needed; leave `postgres://` URLs as they are.
