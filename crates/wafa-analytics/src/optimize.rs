@@ -366,8 +366,9 @@ pub fn invert(m: &[Vec<f64>]) -> Option<Vec<Vec<f64>>> {
     Some(inv)
 }
 
-/// Standard errors from a Hessian built by central differences of an analytic gradient of the
-/// total negative log-likelihood (natural parameters).
+/// Standard errors from a Hessian built by forward differences of an analytic gradient of the
+/// total negative log-likelihood (natural parameters): n + 1 gradient evaluations, relative
+/// step 1e-6 (error ~1e-6 relative, far below the SEs' own sampling uncertainty).
 pub fn standard_errors_from_gradient(
     gradient: &dyn Fn(&[f64], &mut [f64]),
     params: &[f64],
@@ -375,16 +376,16 @@ pub fn standard_errors_from_gradient(
     let n = params.len();
     let mut hess = vec![vec![0.0; n]; n];
     let mut p = params.to_vec();
-    let (mut gp, mut gm) = (vec![0.0; n], vec![0.0; n]);
+    let mut g0 = vec![0.0; n];
+    gradient(params, &mut g0);
+    let mut gp = vec![0.0; n];
     for i in 0..n {
-        let h = 1e-5 * params[i].abs().max(1e-3);
+        let h = 1e-6 * params[i].abs().max(1e-3);
         p[i] = params[i] + h;
         gradient(&p, &mut gp);
-        p[i] = params[i] - h;
-        gradient(&p, &mut gm);
         p[i] = params[i];
-        for (cell, (up, down)) in hess[i].iter_mut().zip(gp.iter().zip(&gm)) {
-            *cell = (up - down) / (2.0 * h);
+        for (cell, (up, base)) in hess[i].iter_mut().zip(gp.iter().zip(&g0)) {
+            *cell = (up - base) / h;
         }
     }
     // Symmetrise.
