@@ -1444,3 +1444,42 @@ both!(predictions_are_computed_stored_and_explained, |app| {
     assert_eq!(total, ids.len() as i64);
     assert_eq!(o["models"][0]["currency"], "SAR");
 });
+
+both!(texts_are_tagged_and_trend_is_readable, |app| {
+    let (_, t) = app.signup("Texts", "tx@example.sa").await;
+    let c = app.customer(&t, json!({"first_name": "Maha"})).await;
+    for body in [
+        "العميلة تقول المنتج مو حلو وتبغى ترجعه",
+        "وين طلبي؟ صار لي اسبوع",
+        "thank you, the perfume is amazing!",
+    ] {
+        assert_eq!(
+            app.post(
+                &format!("/v1/customers/{c}/notes"),
+                &t,
+                json!({"body": body})
+            )
+            .await
+            .status,
+            StatusCode::CREATED
+        );
+    }
+    let s = app.get(&format!("/v1/customers/{c}/sentiment"), &t).await;
+    assert_eq!(s.status, StatusCode::OK, "{:?}", s.body);
+    assert_eq!(s.body["texts"], 3);
+    let recent = s.body["recent"].as_array().unwrap();
+    assert_eq!(recent[0]["sentiment"], "positive");
+    assert_eq!(recent[0]["lang"], "en");
+    assert_eq!(recent[1]["intent"], "where_is_my_order");
+    assert_eq!(recent[2]["sentiment"], "negative");
+    assert_eq!(s.body["by_month"].as_array().unwrap().len(), 1);
+    let r = app
+        .post(
+            "/v1/text/tag",
+            &t,
+            json!({"text": "3ayez a3raf el order fen"}),
+        )
+        .await;
+    assert_eq!(r.body["lang"], "arabizi");
+    assert_eq!(r.body["intent"]["label"], "where_is_my_order");
+});

@@ -94,3 +94,33 @@ pub async fn recompute_now(
     } = recompute(&st.store, p.workspace_id).await?;
     Ok(Json(Recomputed { customers, seconds }))
 }
+
+/// The customer's sentiment over time, from every tagged text (notes, messages, reviews).
+#[utoipa::path(get, path = "/v1/customers/{id}/sentiment", tag = "analytics", params(("id" = i64, Path)), responses((status = 200, body = crate::store::SentimentTrend)), security(("bearer" = [])))]
+pub async fn sentiment(
+    State(st): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<crate::store::SentimentTrend>> {
+    p.require(Permission::CustomersRead)?;
+    st.store.customer_exists(p.workspace_id, id).await?;
+    Ok(Json(st.store.sentiment_trend(p.workspace_id, id).await?))
+}
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagInput {
+    /// Up to 1 MB of text (Arabic, Arabizi, English, mixed).
+    pub text: String,
+}
+
+/// Tag a text: language, sentiment (−1 … 1) and e-commerce intent.
+#[utoipa::path(post, path = "/v1/text/tag", tag = "analytics", request_body = TagInput, responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub async fn tag(
+    Auth(_p): Auth,
+    super::extract::ApiJson(input): super::extract::ApiJson<TagInput>,
+) -> AppResult<Json<serde_json::Value>> {
+    Ok(Json(
+        serde_json::to_value(wafa_text::tagger().tag(&input.text)).unwrap_or_default(),
+    ))
+}

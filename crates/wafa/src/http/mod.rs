@@ -188,6 +188,8 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(analytics::customer_prediction))
         .routes(routes!(analytics::overview))
         .routes(routes!(analytics::recompute_now))
+        .routes(routes!(analytics::sentiment))
+        .routes(routes!(analytics::tag))
         .routes(routes!(imports::list_imports))
         .routes(routes!(imports::get_import))
         .merge(

@@ -1033,6 +1033,7 @@ pub(crate) async fn insert_note(
         .fetch_one(&mut *conn)
         .await?
         .get("id");
+    super::texts::tag_text(conn, workspace_id, customer_id, "note", Some(id), at, body).await?;
     let summary: String = body.chars().take(140).collect();
     insert_timeline(
         conn,

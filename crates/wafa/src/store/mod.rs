@@ -19,6 +19,7 @@ mod orders;
 mod predictions;
 mod sql;
 mod tenancy;
+mod texts;
 mod timeline;
 
 pub use customers::{CustomerFilter, UpsertOutcome};
@@ -30,6 +31,7 @@ pub use tenancy::{
     ApiKeyRecord, AuditRecord, MemberRecord, NewWorkspace, Principal, SessionRecord, SourceRecord,
     WorkspaceRecord,
 };
+pub use texts::{SentimentMonth, SentimentTrend, TaggedText};
 pub use timeline::TimelineWrite;
 
 use crate::error::AppError;
@@ -71,6 +73,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "predictions",
         sqlite: include_str!("migrations/sqlite/0002_predictions.sql"),
         postgres: include_str!("migrations/postgres/0002_predictions.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "text_tags",
+        sqlite: include_str!("migrations/sqlite/0003_text_tags.sql"),
+        postgres: include_str!("migrations/postgres/0003_text_tags.sql"),
     },
 ];
 
