@@ -199,7 +199,7 @@ pub(crate) fn bool_of(v: Option<&Value>) -> Option<bool> {
     }
 }
 
-pub(crate) fn array<'a>(v: Option<&'a Value>) -> &'a [Value] {
+pub(crate) fn array(v: Option<&Value>) -> &[Value] {
     match v {
         Some(Value::Array(a)) => a,
         _ => &[],

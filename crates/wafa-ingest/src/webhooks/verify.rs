@@ -180,7 +180,7 @@ pub fn is_woo_ping(body: &[u8]) -> bool {
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.strip_prefix("sha256=").unwrap_or(s);
-    if s.len() % 2 != 0 {
+    if s.len() & 1 == 1 {
         return None;
     }
     let nib = |c: u8| match c {
