@@ -591,27 +591,21 @@ both!(workspaces_are_isolated_on_every_route, |app| {
         assert!(n <= allowed, "{list} in B shows {n} items");
     }
     assert_eq!(
-        app.get("/v1/sources", &b)
-            .await
-            .body
+        app.get("/v1/sources", &b).await.body["items"]
             .as_array()
             .unwrap()
             .len(),
         0
     );
     assert_eq!(
-        app.get("/v1/api-keys", &b)
-            .await
-            .body
+        app.get("/v1/api-keys", &b).await.body["items"]
             .as_array()
             .unwrap()
             .len(),
         0
     );
     assert_eq!(
-        app.get("/v1/users", &b)
-            .await
-            .body
+        app.get("/v1/users", &b).await.body["items"]
             .as_array()
             .unwrap()
             .len(),

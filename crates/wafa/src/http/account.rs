@@ -358,13 +358,19 @@ pub async fn update_workspace(
     Ok(Json(st.store.update_workspace(&p, ws).await?))
 }
 
-#[utoipa::path(get, path = "/v1/users", tag = "account", responses((status = 200, body = Vec<MemberRecord>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/users", tag = "account", params(PageParams), responses((status = 200, body = Page<MemberRecord>)), security(("bearer" = [])))]
 pub async fn list_users(
     State(st): State<AppState>,
     Auth(p): Auth,
-) -> AppResult<Json<Vec<MemberRecord>>> {
+    ApiQuery(pg): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<MemberRecord>>> {
     p.require(Permission::UsersManage)?;
-    Ok(Json(st.store.list_members(p.workspace_id).await?))
+    let limit = pg.limit()?;
+    let rows = st
+        .store
+        .list_members(p.workspace_id, pg.before_id()?, limit + 1)
+        .await?;
+    Ok(Json(page(rows, limit, |r| vec![r.user_id])))
 }
 
 fn parse_role(s: &str) -> AppResult<Role> {
@@ -441,13 +447,19 @@ pub async fn remove_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/v1/api-keys", tag = "account", responses((status = 200, body = Vec<ApiKeyRecord>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/api-keys", tag = "account", params(PageParams), responses((status = 200, body = Page<ApiKeyRecord>)), security(("bearer" = [])))]
 pub async fn list_keys(
     State(st): State<AppState>,
     Auth(p): Auth,
-) -> AppResult<Json<Vec<ApiKeyRecord>>> {
+    ApiQuery(pg): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<ApiKeyRecord>>> {
     p.require(Permission::KeysManage)?;
-    Ok(Json(st.store.list_api_keys(p.workspace_id).await?))
+    let limit = pg.limit()?;
+    let rows = st
+        .store
+        .list_api_keys(p.workspace_id, pg.before_id()?, limit + 1)
+        .await?;
+    Ok(Json(page(rows, limit, |r| vec![r.id])))
 }
 
 /// Create an API key with scopes. A key can never hold a scope its creator lacks.
@@ -500,13 +512,19 @@ pub async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/v1/sources", tag = "account", responses((status = 200, body = Vec<SourceRecord>)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/sources", tag = "account", params(PageParams), responses((status = 200, body = Page<SourceRecord>)), security(("bearer" = [])))]
 pub async fn list_sources(
     State(st): State<AppState>,
     Auth(p): Auth,
-) -> AppResult<Json<Vec<SourceRecord>>> {
+    ApiQuery(pg): ApiQuery<PageParams>,
+) -> AppResult<Json<Page<SourceRecord>>> {
     p.require(Permission::SourcesRead)?;
-    Ok(Json(st.store.list_sources(p.workspace_id).await?))
+    let limit = pg.limit()?;
+    let rows = st
+        .store
+        .list_sources(p.workspace_id, pg.before_id()?, limit + 1)
+        .await?;
+    Ok(Json(page(rows, limit, |r| vec![r.id])))
 }
 
 /// Record a store or channel the workspace sells through (each customer stays one profile

@@ -343,9 +343,14 @@ impl Store {
         })
     }
 
-    pub async fn list_api_keys(&self, workspace_id: i64) -> AppResult<Vec<ApiKeyRecord>> {
-        let rows = sqlx::query("SELECT id, name, prefix, scopes, created_at, revoked_at, last_used_at FROM api_keys WHERE workspace_id = $1 ORDER BY id DESC LIMIT 500")
-            .bind(workspace_id).fetch_all(&self.read).await?;
+    pub async fn list_api_keys(
+        &self,
+        workspace_id: i64,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> AppResult<Vec<ApiKeyRecord>> {
+        let rows = sqlx::query("SELECT id, name, prefix, scopes, created_at, revoked_at, last_used_at FROM api_keys WHERE workspace_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")
+            .bind(workspace_id).bind(before_id.unwrap_or(i64::MAX)).bind(limit).fetch_all(&self.read).await?;
         Ok(rows
             .iter()
             .map(|r| ApiKeyRecord {
@@ -434,9 +439,14 @@ impl Store {
         })
     }
 
-    pub async fn list_members(&self, workspace_id: i64) -> AppResult<Vec<MemberRecord>> {
-        let rows = sqlx::query("SELECT u.id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 ORDER BY u.id")
-            .bind(workspace_id).fetch_all(&self.read).await?;
+    pub async fn list_members(
+        &self,
+        workspace_id: i64,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> AppResult<Vec<MemberRecord>> {
+        let rows = sqlx::query("SELECT u.id, u.email, u.name, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND u.id < $2 ORDER BY u.id DESC LIMIT $3")
+            .bind(workspace_id).bind(before_id.unwrap_or(i64::MAX)).bind(limit).fetch_all(&self.read).await?;
         Ok(rows
             .iter()
             .map(|r| MemberRecord {
@@ -563,9 +573,14 @@ impl Store {
         })
     }
 
-    pub async fn list_sources(&self, workspace_id: i64) -> AppResult<Vec<SourceRecord>> {
-        let rows = sqlx::query("SELECT id, platform, name, created_at FROM sources WHERE workspace_id = $1 ORDER BY id")
-            .bind(workspace_id).fetch_all(&self.read).await?;
+    pub async fn list_sources(
+        &self,
+        workspace_id: i64,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> AppResult<Vec<SourceRecord>> {
+        let rows = sqlx::query("SELECT id, platform, name, created_at FROM sources WHERE workspace_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3")
+            .bind(workspace_id).bind(before_id.unwrap_or(i64::MAX)).bind(limit).fetch_all(&self.read).await?;
         Ok(rows
             .iter()
             .map(|r| SourceRecord {
