@@ -1258,8 +1258,18 @@ mod webhooks {
             )
             .unwrap(),
         );
-        assert_eq!(o.status, OrderStatus::Delivered);
+        // The envelope wraps the order; its outer id is a history id, not the order's.
+        assert_eq!(o.order.external_id.as_deref(), Some("1846310277"));
+        assert_eq!(
+            o.status,
+            OrderStatus::Delivered,
+            "slug wins over the custom label"
+        );
         assert_eq!(o.status_at, ms("2024-03-07T18:05:10Z"));
+        assert_eq!(
+            statuses(&o),
+            vec![OrderStatus::Placed, OrderStatus::Delivered]
+        );
         assert_eq!(o.order.payment_method.as_deref(), Some("cash_on_delivery"));
         assert_eq!(
             o.order.total_minor,

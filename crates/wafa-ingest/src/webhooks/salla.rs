@@ -22,8 +22,10 @@
 //! GMT+0300`); `data.date` is a PHP date object `{date, timezone}` read with the zone's fixed
 //! offset (Gulf zones only; others fall back to the envelope time).
 
-use super::common::{has_identity, history, line, payment, placed, s, split_name, Person};
-use super::json::{array, at, bool_of, currency, id, money, money0, req_id, text, time};
+use super::common::{
+    has_identity, history, line, line_minor, payment, placed, s, split_name, Person,
+};
+use super::json::{array, at, bool_of, currency, id, money, money0, quantity, req_id, text, time};
 use super::{Change, MapContext, MapError, OrderChange, StatusAt};
 use serde_json::{Map, Value};
 use wafa_domain::time::parse_timestamp_ms;
@@ -127,33 +129,35 @@ pub(crate) fn map(topic: &str, v: &Value, ctx: &MapContext) -> Result<Vec<Change
             }])
         }
         t if t.starts_with("order.") => {
-            // `order.status.updated` may wrap the order: `{order: {...}, status: ...}`.
-            let order_obj = at(data, &["order"])
-                .filter(|o| o.is_object() && is_order(o))
-                .unwrap_or(data);
+            // `order.status.updated` wraps the order: `{id: <history id>, status: "<label,
+            // possibly a merchant's custom one>", order: {id, status: {slug…}, …}}`. The
+            // outer id is not the order's; the order's slug wins over the outer label.
+            let wrapped = at(data, &["order"]).filter(|o| o.is_object());
+            let order_obj = wrapped.unwrap_or(data);
+            let statuses = [
+                at(order_obj, &["status"]),
+                wrapped.and_then(|_| at(data, &["status"])),
+            ];
             let forced = match t {
                 "order.cancelled" => Some(OrderStatus::Cancelled),
                 "order.refunded" => Some(OrderStatus::Refunded),
                 _ => None,
             };
             if is_order(order_obj) {
-                // A wrapper's own `status` is the new one; else the order's.
-                let status_v = if std::ptr::eq(order_obj, data) {
-                    at(order_obj, &["status"])
-                } else {
-                    at(data, &["status"]).or(at(order_obj, &["status"]))
-                };
                 Ok(vec![Change::UpsertOrder(Box::new(order(
-                    order_obj, event_at, status_v, forced, ctx,
+                    order_obj, event_at, &statuses, forced, ctx,
                 )?))])
             } else {
                 // Only an id and a status.
-                let order_id = id(at(data, &["order_id"]), "data.order_id")?
-                    .or(id(at(data, &["id"]), "data.id")?)
-                    .ok_or_else(|| MapError::missing("data.id"))?;
+                let order_id = match wrapped {
+                    Some(w) => req_id(at(w, &["id"]), "data.order.id")?,
+                    None => id(at(data, &["order_id"]), "data.order_id")?
+                        .or(id(at(data, &["id"]), "data.id")?)
+                        .ok_or_else(|| MapError::missing("data.id"))?,
+                };
                 let status = match forced {
                     Some(f) => f,
-                    None => status_of_value(at(data, &["status"]), false)?
+                    None => status_from(&statuses, false)?
                         .ok_or_else(|| MapError::missing("data.status"))?,
                 };
                 Ok(vec![Change::OrderStatus {
@@ -203,6 +207,25 @@ pub(crate) fn map(topic: &str, v: &Value, ctx: &MapContext) -> Result<Vec<Change
         "abandoned.cart.purchased" => Ok(vec![converted(data, now()?)?]),
         "review.added" => review(data, event_at, ctx),
         _ => Err(MapError::unknown_topic(super::Platform::Salla, topic)),
+    }
+}
+
+/// The first known status among several candidates; unknown ones are an error only when
+/// none is known.
+fn status_from(candidates: &[Option<&Value>], cod: bool) -> Result<Option<OrderStatus>, MapError> {
+    let mut first_err = None;
+    for c in candidates.iter().flatten() {
+        match status_of_value(Some(c), cod) {
+            Ok(Some(st)) => return Ok(Some(st)),
+            Ok(None) => {}
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(None),
     }
 }
 
@@ -386,7 +409,7 @@ fn order_currency(o: &Value, ctx: &MapContext) -> Result<Currency, MapError> {
 fn order(
     o: &Value,
     event_at: Option<i64>,
-    status_v: Option<&Value>,
+    statuses: &[Option<&Value>],
     forced: Option<OrderStatus>,
     ctx: &MapContext,
 ) -> Result<OrderChange, MapError> {
@@ -459,7 +482,7 @@ fn order(
     let cod = payment_method.as_deref() == Some("cash_on_delivery");
     let status = match forced {
         Some(st) => st,
-        None => status_of_value(status_v, cod)?.unwrap_or(OrderStatus::Placed),
+        None => status_from(statuses, cod)?.unwrap_or(OrderStatus::Placed),
     };
     let status_at = if status == OrderStatus::Placed {
         placed_at
@@ -516,16 +539,32 @@ fn cart(d: &Value, event_at: Option<i64>, ctx: &MapContext) -> Result<Vec<Change
     let mut products = Vec::new();
     for (i, it) in array(at(d, &["items"])).iter().enumerate() {
         let f = format!("items[{i}]");
-        let (l, p) = line(
-            ctx,
-            cur,
-            &f,
-            s(at(it, &["name"])).or_else(|| s(at(it, &["product", "name"]))),
-            s(at(it, &["sku"])),
-            at(it, &["quantity"]),
+        let qty = quantity(at(it, &["quantity"]), &format!("{f}.quantity"))?;
+        // Unit price: price_without_tax, else the line total / quantity when exact.
+        let unit = match money(
             at(it, &["amounts", "price_without_tax", "amount"])
                 .or(at(it, &["price", "amount"]))
-                .or(at(it, &["price"])),
+                .or(at(it, &["price"]).filter(|p| !p.is_object())),
+            cur,
+            &format!("{f}.price"),
+        )? {
+            Some(u) => u,
+            None => match money(
+                at(it, &["amounts", "total", "amount"]),
+                cur,
+                &format!("{f}.amounts.total"),
+            )? {
+                Some(t) if qty > 0 && t % qty == 0 => t / qty,
+                _ => 0,
+            },
+        };
+        let (l, p) = line_minor(
+            ctx,
+            cur,
+            s(at(it, &["name"])).or_else(|| s(at(it, &["product", "name"]))),
+            s(at(it, &["sku"])),
+            qty,
+            unit,
             id(at(it, &["product_id"]), &format!("{f}.product_id"))?
                 .or(id(at(it, &["product", "id"]), &format!("{f}.product.id"))?),
         )?;
@@ -586,4 +625,176 @@ fn review(d: &Value, event_at: Option<i64>, ctx: &MapContext) -> Result<Vec<Chan
         text: s(at(d, &["content"])).or_else(|| s(at(d, &["comment"]))),
         at: when,
     }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> MapContext {
+        MapContext {
+            source_id: Some(3),
+            default_currency: Some("SAR".into()),
+        }
+    }
+
+    #[test]
+    fn status_table() {
+        use OrderStatus::*;
+        for (slug, cod, want) in [
+            ("payment_pending", false, Placed),
+            ("under_review", false, Placed),
+            ("in_progress", false, Paid),
+            ("in_progress", true, Placed),
+            ("completed", false, Fulfilled),
+            ("delivering", false, Shipped),
+            ("shipped", false, Shipped),
+            ("delivered", true, Delivered),
+            ("canceled", false, Cancelled),
+            ("restoring", false, Returned),
+            ("restored", false, Returned),
+            ("refunded", false, Refunded),
+            ("بإنتظار المراجعة", false, Placed),
+            ("قيد التنفيذ", false, Paid),
+            ("تم التنفيذ", false, Fulfilled),
+            ("جاري التوصيل", false, Shipped),
+            ("تم التوصيل", false, Delivered),
+            ("ملغي", false, Cancelled),
+            ("مسترجع", false, Returned),
+        ] {
+            assert_eq!(status_of(slug, cod), Some(want), "{slug}");
+        }
+        assert_eq!(status_of("teleported", false), None);
+    }
+
+    #[test]
+    fn phones_and_dates() {
+        let p = |m: Value, c: &str| phone(Some(&m), Some(&json!(c)));
+        assert_eq!(
+            p(json!(501806978), "+966").as_deref(),
+            Some("+966501806978")
+        );
+        assert_eq!(
+            p(json!("0501806978"), "+966").as_deref(),
+            Some("+966501806978")
+        );
+        assert_eq!(
+            p(json!("966501806978"), "+966").as_deref(),
+            Some("+966501806978")
+        );
+        assert_eq!(
+            p(json!("+971501960991"), "+966").as_deref(),
+            Some("+971501960991")
+        );
+        assert_eq!(
+            p(json!("00201012345678"), "+20").as_deref(),
+            Some("+201012345678")
+        );
+        let d = json!({"date": "2022-06-26 12:21:45.000000", "timezone_type": 3, "timezone": "Asia/Riyadh"});
+        assert_eq!(
+            salla_date(Some(&d)),
+            parse_timestamp_ms("2022-06-26T09:21:45Z")
+        );
+        let d =
+            json!({"date": "2022-06-26 12:21:45.000000", "timezone_type": 1, "timezone": "+04:00"});
+        assert_eq!(
+            salla_date(Some(&d)),
+            parse_timestamp_ms("2022-06-26T08:21:45Z")
+        );
+        let d = json!({"date": "2022-06-26 12:21:45.000000", "timezone": "Africa/Cairo"});
+        assert_eq!(
+            salla_date(Some(&d)),
+            None,
+            "zones with daylight saving are not guessed"
+        );
+    }
+
+    #[test]
+    fn status_only_wrapper_uses_the_order_id() {
+        let v = json!({
+            "event": "order.status.updated",
+            "created_at": "Thu Mar 07 2024 21:05:10 GMT+0300",
+            "data": {"id": 198290473, "status": "تم التجهيز للشحن (مخصص)",
+                     "order": {"id": 629263027, "status": {"slug": "completed", "name": "done"}}}
+        });
+        let out = map("order.status.updated", &v, &ctx()).unwrap();
+        assert_eq!(
+            out,
+            vec![Change::OrderStatus {
+                order_external_id: "629263027".into(),
+                status: OrderStatus::Fulfilled,
+                at: parse_timestamp_ms("2024-03-07T18:05:10Z").unwrap(),
+                reason: None,
+                return_reason: None,
+            }]
+        );
+        // A bare id + slug.
+        let v = json!({"event": "order.status.updated", "created_at": "2024-03-07T18:05:10Z",
+                       "data": {"id": 5, "status": {"slug": "delivering"}}});
+        let out = map("order.status.updated", &v, &ctx()).unwrap();
+        assert!(
+            matches!(&out[..], [Change::OrderStatus { order_external_id, status: OrderStatus::Shipped, .. }] if order_external_id == "5")
+        );
+        // order.cancelled forces cancelled whatever the slug.
+        let v = json!({"event": "order.cancelled", "created_at": "2024-03-07T18:05:10Z",
+                       "data": {"id": 5, "status": {"slug": "under_review"}}});
+        let out = map("order.cancelled", &v, &ctx()).unwrap();
+        assert!(matches!(
+            &out[..],
+            [Change::OrderStatus {
+                status: OrderStatus::Cancelled,
+                ..
+            }]
+        ));
+        // Shipments.
+        let v = json!({"event": "shipment.updated", "created_at": "2024-03-07T18:05:10Z",
+                       "data": {"id": 77, "order_id": 5, "status": "delivered"}});
+        let out = map("shipment.updated", &v, &ctx()).unwrap();
+        assert!(matches!(
+            &out[..],
+            [Change::OrderStatus {
+                status: OrderStatus::Delivered,
+                ..
+            }]
+        ));
+        let v = json!({"event": "order.shipment.return.created", "created_at": "2024-03-07T18:05:10Z",
+                       "data": {"id": 78, "order_id": 5}});
+        let out = map("order.shipment.return.created", &v, &ctx()).unwrap();
+        assert!(matches!(
+            &out[..],
+            [Change::OrderStatus {
+                status: OrderStatus::Returned,
+                ..
+            }]
+        ));
+        assert!(map("order.shipment.creating", &v, &ctx())
+            .unwrap()
+            .is_empty());
+        // No data, unknown topic.
+        let e = map("order.created", &json!({"event": "order.created"}), &ctx()).unwrap_err();
+        assert_eq!(e.code, super::super::MapErrorCode::MissingField);
+        let e = map("app.installed", &json!({"data": {}}), &ctx()).unwrap_err();
+        assert_eq!(e.code, super::super::MapErrorCode::UnknownTopic);
+    }
+
+    #[test]
+    fn refunded_order_counts_its_total_as_refunded() {
+        let v = json!({
+            "event": "order.refunded", "created_at": "2024-03-10T10:00:00Z",
+            "data": {"id": 9, "currency": "SAR", "payment_method": "mada",
+                     "date": {"date": "2024-03-01 10:00:00.000000", "timezone": "Asia/Riyadh"},
+                     "status": {"slug": "restored"},
+                     "amounts": {"total": {"amount": 99.5, "currency": "SAR"}},
+                     "customer": {"id": 1, "mobile": 501234567, "mobile_code": "+966"},
+                     "items": []}
+        });
+        let out = map("order.refunded", &v, &ctx()).unwrap();
+        let Change::UpsertOrder(o) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(o.status, OrderStatus::Refunded);
+        assert_eq!(o.refunded_minor, 9950);
+        assert_eq!(o.order.payment_method.as_deref(), Some("card"));
+    }
 }

@@ -231,17 +231,20 @@ fn order(v: &Value, ctx: &MapContext) -> Result<OrderChange, MapError> {
         last_refund_at = last_refund_at.max(t);
     }
 
-    // Payment method: the first gateway Wafa recognises.
+    // Payment method: the gateways Wafa recognises.
     let gateways: Vec<String> = array(at(v, &["payment_gateway_names"]))
         .iter()
         .filter_map(|g| s(Some(g)))
         .chain(s(at(v, &["gateway"])))
         .collect();
-    let payment_method = gateways
+    // Cash on delivery wins (it decides when revenue counts), e.g. gift card + COD.
+    let methods: Vec<String> = gateways.iter().map(|g| payment(g)).collect();
+    let payment_method = methods
         .iter()
-        .map(|g| payment(g))
-        .find(|p| p != "other")
-        .or_else(|| gateways.first().map(|_| "other".to_owned()));
+        .find(|p| *p == "cash_on_delivery")
+        .or_else(|| methods.iter().find(|p| *p != "other"))
+        .or(methods.first())
+        .cloned();
 
     let (status, status_at, hist) = status(v, created, updated, last_refund_at)?;
     let city = shipping_addr
@@ -508,4 +511,107 @@ fn checkout(v: &Value, ctx: &MapContext) -> Result<Vec<Change>, MapError> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use wafa_domain::time::parse_timestamp_ms;
+
+    fn base() -> Value {
+        json!({
+            "id": 9007199254740993u64, "currency": "SAR", "created_at": "2024-01-01T10:00:00Z",
+            "updated_at": "2024-01-05T10:00:00Z", "processed_at": "2024-01-01T10:00:05Z",
+            "financial_status": "paid", "email": "a@example.sa", "total_price": "100.00",
+            "line_items": [{"title": "x", "quantity": 1, "price": "100.00", "product_id": 1}]
+        })
+    }
+
+    #[test]
+    fn consent_states() {
+        assert_eq!(
+            consent_state(Some(&json!({"state": "subscribed"}))),
+            Some(true)
+        );
+        assert_eq!(
+            consent_state(Some(&json!({"state": "unsubscribed"}))),
+            Some(false)
+        );
+        assert_eq!(
+            consent_state(Some(&json!({"state": "not_subscribed"}))),
+            Some(false)
+        );
+        assert_eq!(consent_state(Some(&json!({"state": "pending"}))), None);
+        assert_eq!(consent_state(None), None);
+    }
+
+    #[test]
+    fn statuses_from_financial_and_fulfilment() {
+        let ctx = MapContext::default();
+        let t = |s: &str| parse_timestamp_ms(s).unwrap();
+        let o = order(&base(), &ctx).unwrap();
+        assert_eq!(
+            o.order.external_id.as_deref(),
+            Some("9007199254740993"),
+            "2^53 + 1, exact"
+        );
+        assert_eq!(o.status, OrderStatus::Paid);
+        assert_eq!(o.status_at, t("2024-01-01T10:00:05Z"));
+        assert_eq!(o.order.payment_method, None);
+
+        let mut v = base();
+        v["fulfillments"] = json!([{"status": "success", "created_at": "2024-01-02T10:00:00Z",
+                                    "updated_at": "2024-01-03T10:00:00Z", "shipment_status": "in_transit"},
+                                   {"status": "cancelled", "created_at": "2024-01-02T09:00:00Z",
+                                    "shipment_status": "delivered"}]);
+        let o = order(&v, &ctx).unwrap();
+        assert_eq!(o.status, OrderStatus::Shipped);
+        assert_eq!(
+            o.history.iter().map(|h| h.status).collect::<Vec<_>>(),
+            vec![
+                OrderStatus::Placed,
+                OrderStatus::Paid,
+                OrderStatus::Fulfilled,
+                OrderStatus::Shipped
+            ]
+        );
+
+        let mut v = base();
+        v["financial_status"] = json!("partially_refunded");
+        v["refunds"] = json!([{"created_at": "2024-01-04T10:00:00Z", "transactions": [
+            {"kind": "refund", "status": "success", "amount": "30.00"},
+            {"kind": "refund", "status": "failure", "amount": "70.00"}]}]);
+        let o = order(&v, &ctx).unwrap();
+        assert_eq!(o.status, OrderStatus::Paid);
+        assert_eq!(o.refunded_minor, 3000);
+
+        v["financial_status"] = json!("refunded");
+        let o = order(&v, &ctx).unwrap();
+        assert_eq!(o.status, OrderStatus::Refunded);
+        assert_eq!(o.status_at, t("2024-01-04T10:00:00Z"));
+
+        let mut v = base();
+        v["financial_status"] = json!("pending");
+        v["payment_gateway_names"] = json!(["gift_card", "Cash on Delivery (COD)"]);
+        let o = order(&v, &ctx).unwrap();
+        assert_eq!(o.status, OrderStatus::Placed);
+        assert_eq!(o.order.payment_method.as_deref(), Some("cash_on_delivery"));
+    }
+
+    #[test]
+    fn refund_needs_a_currency() {
+        let v = json!({"id": 1, "order_id": 2, "created_at": "2024-01-01T00:00:00Z",
+                       "transactions": [{"kind": "refund", "status": "success", "amount": "5.00"}]});
+        let e = map("refunds/create", &v, &MapContext::default()).unwrap_err();
+        assert_eq!(e.code, super::super::MapErrorCode::MissingField);
+        let ctx = MapContext {
+            source_id: None,
+            default_currency: Some("AED".into()),
+        };
+        let out = map("refunds/create", &v, &ctx).unwrap();
+        assert!(
+            matches!(&out[..], [Change::Refund { amount_minor: 500, currency, .. }] if currency == "AED")
+        );
+    }
 }

@@ -231,3 +231,65 @@ fn order(v: &Value, ctx: &MapContext) -> Result<OrderChange, MapError> {
         updated_at: modified,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn status_table() {
+        use OrderStatus::*;
+        for (raw, cod, want) in [
+            ("pending", false, Placed),
+            ("on-hold", false, Placed),
+            ("processing", false, Paid),
+            ("processing", true, Placed),
+            ("completed", true, Delivered),
+            ("cancelled", false, Cancelled),
+            ("failed", false, Cancelled),
+            ("refunded", false, Refunded),
+            ("wc-shipped", false, Shipped),
+            ("delivered-to-customer", false, Delivered),
+            ("return-requested", false, Returned),
+            ("awaiting-stock", false, Placed),
+        ] {
+            assert_eq!(status_of(raw, cod), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn trash_refunds_and_guests() {
+        let ctx = MapContext::default();
+        let out = map("order.updated", &json!({"id": 5, "status": "trash"}), &ctx).unwrap();
+        assert!(
+            matches!(&out[..], [Change::OrderDeleted { order_external_id, .. }] if order_external_id == "5")
+        );
+        let v = json!({
+            "id": 6, "status": "refunded", "currency": "KWD", "customer_id": 0,
+            "date_created_gmt": "2024-01-01T10:00:00", "date_modified_gmt": "2024-01-03T10:00:00",
+            "total": "12.750", "billing": {"email": "a@example.com", "phone": ""},
+            "payment_method": "tap", "refunds": [{"id": 9, "reason": "", "total": "-12.750"}],
+            "line_items": [{"name": "x", "quantity": 3, "subtotal": "10.000", "price": 3.3333333333333335, "product_id": 0}]
+        });
+        let out = map("order.updated", &v, &ctx).unwrap();
+        let Change::UpsertOrder(o) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(o.status, OrderStatus::Refunded);
+        assert_eq!(o.refunded_minor, 12750);
+        assert_eq!(
+            o.order.lines[0].unit_price_minor, 3333,
+            "inexact subtotal/qty → rounded price"
+        );
+        assert!(o.line_products[0].is_none(), "product_id 0 is no product");
+        assert_eq!(o.customer.identities.len(), 1, "guest: email only");
+        assert_eq!(o.order.payment_method.as_deref(), Some("card"));
+        assert_eq!(
+            o.status_at,
+            wafa_domain::time::parse_timestamp_ms("2024-01-03T10:00:00Z").unwrap()
+        );
+        let e = map("coupon.created", &json!({"id": 1}), &ctx).unwrap_err();
+        assert_eq!(e.code, super::super::MapErrorCode::UnknownTopic);
+    }
+}

@@ -380,3 +380,70 @@ fn cart(o: &Value, ctx: &MapContext) -> Result<Vec<Change>, MapError> {
         line_products: products,
     }])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn status_table() {
+        use OrderStatus::*;
+        for (code, paid, want) in [
+            ("new", false, Placed),
+            ("new", true, Paid),
+            ("preparing", false, Placed),
+            ("ready", false, Fulfilled),
+            ("inDelivery", false, Shipped),
+            ("indelivery", false, Shipped),
+            ("delivered", false, Delivered),
+            ("cancelled", false, Cancelled),
+            ("canceled", false, Cancelled),
+            ("denied", false, Cancelled),
+            ("refunded", false, Refunded),
+            ("reversed", false, Refunded),
+            ("reverse_in_progress", false, Returned),
+            ("canceledReversal", true, Paid),
+        ] {
+            assert_eq!(status_of(code, paid), Some(want), "{code}");
+        }
+        assert_eq!(status_of("lost", false), None);
+    }
+
+    #[test]
+    fn wrapped_payloads_and_times() {
+        let inner = json!({"id": 1});
+        assert_eq!(payload_object(&json!({"order": inner.clone()})), &inner);
+        assert_eq!(payload_object(&json!({"data": inner.clone()})), &inner);
+        let top = json!({"id": 2, "customer": {"id": 3}});
+        assert_eq!(payload_object(&top), &top);
+        assert_eq!(
+            zid_time(Some(&json!("2024-12-05 12:27:15")), "t").unwrap(),
+            wafa_domain::time::parse_timestamp_ms("2024-12-05T09:27:15Z")
+        );
+        assert_eq!(
+            zid_time(Some(&json!("2024-12-05T12:27:15Z")), "t").unwrap(),
+            wafa_domain::time::parse_timestamp_ms("2024-12-05T12:27:15Z")
+        );
+        assert!(zid_time(Some(&json!("05-12-2024 | 03:27 م")), "t").is_err());
+    }
+
+    #[test]
+    fn refunded_payment_status_and_card_method() {
+        let v = json!({"order": {
+            "id": 10, "currency_code": "SAR", "order_status": {"code": "delivered"},
+            "payment_status": "refunded", "order_total": "50.00",
+            "created_at": "2024-12-05 12:00:00", "updated_at": "2024-12-09 12:00:00",
+            "customer": {"id": 4, "name": "Ali"},
+            "payment": {"method": {"code": "zidpay", "type": "cc"}}
+        }});
+        let out = map("order.payment_status.update", &v, &MapContext::default()).unwrap();
+        let Change::UpsertOrder(o) = &out[0] else {
+            panic!("{out:?}")
+        };
+        assert_eq!(o.status, OrderStatus::Refunded);
+        assert_eq!(o.refunded_minor, 5000);
+        assert_eq!(o.order.payment_method.as_deref(), Some("card"));
+        assert_eq!(o.customer.first_name.as_deref(), Some("Ali"));
+    }
+}
