@@ -955,6 +955,7 @@ mod webhooks {
             statuses(&o),
             vec![OrderStatus::Placed, OrderStatus::Cancelled]
         );
+        assert_eq!(o.status_reason.as_deref(), Some("customer"));
         assert_eq!(ident(&o.customer, "external"), Some("115310627314723954"));
         assert_eq!(ident(&o.customer, "email"), Some("john@example.com"));
         assert!(
@@ -1265,6 +1266,7 @@ mod webhooks {
             OrderStatus::Delivered,
             "slug wins over the custom label"
         );
+        assert_eq!(o.status_reason.as_deref(), Some("تم التسليم للعميل"));
         assert_eq!(o.status_at, ms("2024-03-07T18:05:10Z"));
         assert_eq!(
             statuses(&o),

@@ -146,7 +146,12 @@ pub struct OrderChange {
     /// `status`. Apply the ones the stored order has not reached, keeping the furthest by
     /// [`OrderStatus::rank`] (deliveries arrive out of order).
     pub history: Vec<StatusAt>,
-    /// Minor units refunded so far (0 if none).
+    /// The platform's reason for the current status, raw (Shopify `cancel_reason`, the note
+    /// of a Salla status change).
+    pub status_reason: Option<String>,
+    /// Minor units refunded so far (0 if none): an absolute figure, not an increment. When
+    /// the status is refunded and the payload carries no refund amount (Salla, Zid), the
+    /// order total.
     pub refunded_minor: i64,
     /// A [`wafa_domain::ReturnReason`] wire value, when the payload gives one.
     pub return_reason: Option<String>,

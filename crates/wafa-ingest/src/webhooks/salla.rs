@@ -145,7 +145,12 @@ pub(crate) fn map(topic: &str, v: &Value, ctx: &MapContext) -> Result<Vec<Change
             };
             if is_order(order_obj) {
                 Ok(vec![Change::UpsertOrder(Box::new(order(
-                    order_obj, event_at, &statuses, forced, ctx,
+                    order_obj,
+                    event_at,
+                    &statuses,
+                    forced,
+                    wrapped.and_then(|_| s(at(data, &["note"]))),
+                    ctx,
                 )?))])
             } else {
                 // Only an id and a status.
@@ -411,6 +416,7 @@ fn order(
     event_at: Option<i64>,
     statuses: &[Option<&Value>],
     forced: Option<OrderStatus>,
+    status_reason: Option<String>,
     ctx: &MapContext,
 ) -> Result<OrderChange, MapError> {
     let external_id = req_id(at(o, &["id"]), "data.id")?;
@@ -522,6 +528,7 @@ fn order(
         status,
         status_at,
         history: history(points, status, status_at),
+        status_reason: status_reason,
         refunded_minor: refunded,
         return_reason: None,
         updated_at: salla_date(at(o, &["updated_at"])).or(event_at),

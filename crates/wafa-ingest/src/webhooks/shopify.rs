@@ -273,6 +273,8 @@ fn order(v: &Value, ctx: &MapContext) -> Result<OrderChange, MapError> {
         status,
         status_at,
         history: hist,
+        status_reason: s(at(v, &["cancel_reason"]))
+            .filter(|_| status == OrderStatus::Cancelled || status == OrderStatus::Refunded),
         refunded_minor: refunded,
         return_reason: None,
         updated_at: updated,

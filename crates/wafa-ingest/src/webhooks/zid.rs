@@ -313,6 +313,7 @@ fn order(o: &Value, ctx: &MapContext) -> Result<OrderChange, MapError> {
         status,
         status_at,
         history: history(points, status, status_at),
+        status_reason: None,
         refunded_minor: refunded,
         return_reason: None,
         updated_at: updated,
