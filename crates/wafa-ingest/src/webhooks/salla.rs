@@ -528,7 +528,7 @@ fn order(
         status,
         status_at,
         history: history(points, status, status_at),
-        status_reason: status_reason,
+        status_reason,
         refunded_minor: refunded,
         return_reason: None,
         updated_at: salla_date(at(o, &["updated_at"])).or(event_at),
