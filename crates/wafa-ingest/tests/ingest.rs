@@ -1443,6 +1443,115 @@ mod webhooks {
         }
     }
 
+    #[test]
+    fn every_fixture_maps_and_serialises() {
+        let all = [
+            (
+                Platform::Shopify,
+                "orders/create",
+                "shopify/orders-create.json",
+            ),
+            (
+                Platform::Shopify,
+                "orders/updated",
+                "shopify/orders-updated-cod-kwd.hand.json",
+            ),
+            (
+                Platform::Shopify,
+                "refunds/create",
+                "shopify/refunds-create.json",
+            ),
+            (
+                Platform::Shopify,
+                "customers/create",
+                "shopify/customers-create.json",
+            ),
+            (
+                Platform::Shopify,
+                "checkouts/update",
+                "shopify/checkouts-create.hand.json",
+            ),
+            (
+                Platform::WooCommerce,
+                "order.created",
+                "woocommerce/order.created.json",
+            ),
+            (
+                Platform::WooCommerce,
+                "order.updated",
+                "woocommerce/order.updated-cod-escaped.hand.json",
+            ),
+            (
+                Platform::WooCommerce,
+                "customer.updated",
+                "woocommerce/customer.created.json",
+            ),
+            (Platform::Salla, "order.created", "salla/order.created.json"),
+            (
+                Platform::Salla,
+                "order.status.updated",
+                "salla/order.status.updated-cod-delivered.hand.json",
+            ),
+            (
+                Platform::Salla,
+                "customer.login",
+                "salla/customer.login.json",
+            ),
+            (
+                Platform::Salla,
+                "abandoned.cart",
+                "salla/abandoned.cart.hand.json",
+            ),
+            (
+                Platform::Salla,
+                "abandoned.cart.purchased",
+                "salla/abandoned.cart.purchased.hand.json",
+            ),
+            (
+                Platform::Salla,
+                "review.added",
+                "salla/review.added.hand.json",
+            ),
+            (Platform::Zid, "order.create", "zid/order.create.hand.json"),
+            (
+                Platform::Zid,
+                "order.status.update",
+                "zid/order.status.update-delivered.hand.json",
+            ),
+            (
+                Platform::Zid,
+                "abandoned_cart.created",
+                "zid/abandoned_cart.created.hand.json",
+            ),
+            (
+                Platform::Zid,
+                "customer.create",
+                "zid/customer.create.hand.json",
+            ),
+        ];
+        for (p, topic, f) in all {
+            assert!(
+                wafa_ingest::webhooks::supported_topics(p).contains(&topic),
+                "{topic}"
+            );
+            let changes = map(p, topic, &fixture(f), &ctx()).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert!(!changes.is_empty(), "{f}");
+            for c in &changes {
+                let v = serde_json::to_value(c).unwrap_or_else(|e| panic!("{f}: {e}"));
+                assert!(v["kind"].is_string(), "{f}: {v}");
+                if let Change::UpsertOrder(o) = c {
+                    assert_eq!(o.order.lines.len(), o.line_products.len());
+                    assert_eq!(o.history.last().map(|h| h.status), Some(o.status));
+                    assert_eq!(o.order.status.as_deref(), Some(o.status.as_str()));
+                    // Every order input is valid for the API's strict deserialiser.
+                    let back: wafa_model::OrderInput =
+                        serde_json::from_value(serde_json::to_value(&o.order).unwrap()).unwrap();
+                    assert_eq!(back, o.order);
+                }
+            }
+        }
+    }
+
     // --- bad payloads ------------------------------------------------------------------
 
     #[test]

@@ -446,8 +446,11 @@ fn order(
             id(at(it, &["product", "id"]), &format!("{f}.product.id"))?
                 .or(id(at(it, &["product_id"]), &format!("{f}.product_id"))?),
         )?;
-        lines.push(l);
-        products.push(p);
+        // A line of no items (removed in an edit) is dropped, not refused.
+        if l.quantity > 0 {
+            lines.push(l);
+            products.push(p);
+        }
     }
     let a = |p: &[&str]| {
         let mut full = vec!["amounts"];
@@ -575,8 +578,11 @@ fn cart(d: &Value, event_at: Option<i64>, ctx: &MapContext) -> Result<Vec<Change
             id(at(it, &["product_id"]), &format!("{f}.product_id"))?
                 .or(id(at(it, &["product", "id"]), &format!("{f}.product.id"))?),
         )?;
-        lines.push(l);
-        products.push(p);
+        // A line of no items (removed in an edit) is dropped, not refused.
+        if l.quantity > 0 {
+            lines.push(l);
+            products.push(p);
+        }
     }
     let updated = salla_date(at(d, &["updated_at"])).or(event_at);
     Ok(vec![Change::UpsertCart {

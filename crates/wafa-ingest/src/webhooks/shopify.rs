@@ -200,8 +200,11 @@ fn order(v: &Value, ctx: &MapContext) -> Result<OrderChange, MapError> {
             at(li, &["price"]),
             id(at(li, &["product_id"]), &format!("{f}.product_id"))?,
         )?;
-        lines.push(l);
-        products.push(p);
+        // A line of no items (removed in an edit) is dropped, not refused.
+        if l.quantity > 0 {
+            lines.push(l);
+            products.push(p);
+        }
     }
     let shipping = match money(
         at(v, &["total_shipping_price_set", "shop_money", "amount"]),
@@ -477,8 +480,11 @@ fn checkout(v: &Value, ctx: &MapContext) -> Result<Vec<Change>, MapError> {
             at(li, &["price"]),
             id(at(li, &["product_id"]), &format!("{f}.product_id"))?,
         )?;
-        lines.push(l);
-        products.push(p);
+        // A line of no items (removed in an edit) is dropped, not refused.
+        if l.quantity > 0 {
+            lines.push(l);
+            products.push(p);
+        }
     }
     let updated =
         time(at(v, &["updated_at"]), "updated_at")?.or(time(at(v, &["created_at"]), "created_at")?);

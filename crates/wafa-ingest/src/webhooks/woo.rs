@@ -160,8 +160,11 @@ fn order(v: &Value, ctx: &MapContext) -> Result<OrderChange, MapError> {
             unit,
             id(at(li, &["product_id"]), &format!("{f}.product_id"))?,
         )?;
-        lines.push(l);
-        products.push(p);
+        // A line of no items (removed in an edit) is dropped, not refused.
+        if l.quantity > 0 {
+            lines.push(l);
+            products.push(p);
+        }
     }
 
     let method = s(at(v, &["payment_method"]));

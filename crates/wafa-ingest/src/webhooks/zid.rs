@@ -214,8 +214,11 @@ fn order(o: &Value, ctx: &MapContext) -> Result<OrderChange, MapError> {
             id(at(p, &["id"]), &format!("{f}.id"))?
                 .or(id(at(p, &["product_id"]), &format!("{f}.product_id"))?),
         )?;
-        lines.push(l);
-        products.push(prod);
+        // A line of no items (removed in an edit) is dropped, not refused.
+        if l.quantity > 0 {
+            lines.push(l);
+            products.push(prod);
+        }
     }
 
     // Invoice lines: shipping (+ COD fee), VAT, discounts.
@@ -361,8 +364,11 @@ fn cart(o: &Value, ctx: &MapContext) -> Result<Vec<Change>, MapError> {
             id(at(p, &["product_id"]), &format!("{f}.product_id"))?
                 .or(id(at(p, &["id"]), &format!("{f}.id"))?),
         )?;
-        lines.push(l);
-        products.push(prod);
+        // A line of no items (removed in an edit) is dropped, not refused.
+        if l.quantity > 0 {
+            lines.push(l);
+            products.push(prod);
+        }
     }
     let updated = zid_time(at(o, &["updated_at"]), "updated_at")?
         .or(zid_time(at(o, &["created_at"]), "created_at")?);
