@@ -281,6 +281,72 @@ mod tests {
     }
 
     #[test]
+    fn subsample_newton_path_matches_plain_bfgs() {
+        // Enough distinct cells to take the subsample + Newton path.
+        let mut state = 1u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as f64 / (1u64 << 31) as f64
+        };
+        // BG/NBD process with r = 1, exponential rates (mean 0.1/week) and uniform p,
+        // continuous times so that nearly every customer is its own cell.
+        let rows: Vec<(f64, f64, f64)> = (0..22_000)
+            .map(|_| {
+                let t_obs = 1.0 + 51.0 * next();
+                let lambda = -(next().max(1e-12)).ln() / 10.0;
+                let p = next();
+                let (mut t, mut x, mut tx) = (0.0, 0.0, 0.0);
+                loop {
+                    t += -(next().max(1e-12)).ln() / lambda.max(1e-9);
+                    if t > t_obs {
+                        break;
+                    }
+                    x += 1.0;
+                    tx = t;
+                    if next() < p {
+                        break;
+                    }
+                }
+                (x, tx, t_obs)
+            })
+            .collect();
+        let h = RfHistogram::from_triples(rows);
+        assert!(
+            h.cells.len() > crate::models::SUBSAMPLE_ABOVE_CELLS,
+            "{}",
+            h.cells.len()
+        );
+        let fit = BgNbd::fit(&h).into_fitted().unwrap();
+        // Reference: plain BFGS from the default start on all cells.
+        let w = h.total_weight;
+        let fg = |lp: &[f64], g: &mut [f64]| {
+            let p: Vec<f64> = lp.iter().map(|v| v.exp()).collect();
+            let v = neg_ll_and_gradient(&h, &p, g);
+            for i in 0..4 {
+                g[i] *= p[i] / w;
+            }
+            v / w
+        };
+        let reference = crate::optimize::bfgs(&fg, &[0.0, 0.0, 0.0, 0.0], 500, 1e-10);
+        let m = fit.model;
+        for (got, want) in [m.r, m.alpha, m.a, m.b].iter().zip(&reference.x) {
+            assert!((got.ln() - want).abs() < 1e-5, "{got} vs {}", want.exp());
+        }
+        let se_ref = crate::optimize::standard_errors_from_gradient(
+            &|p: &[f64], g: &mut [f64]| {
+                neg_ll_and_gradient(&h, p, g);
+            },
+            &[m.r, m.alpha, m.a, m.b],
+        );
+        for (a, b) in fit.standard_errors.iter().zip(&se_ref) {
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert!((a / b - 1.0).abs() < 1e-2, "SE {a} vs {b}");
+        }
+    }
+
+    #[test]
     fn hypergeometric_expectation_matches_quadrature() {
         for &(h, x, t) in &[(10.0, 0.0, 0.0), (39.0, 2.0, 30.0), (5.0, 20.0, 100.0)] {
             let series = PUBLISHED.expected_purchases_if_alive(h, x, t);

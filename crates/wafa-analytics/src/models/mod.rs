@@ -20,6 +20,7 @@ pub mod pareto;
 
 use crate::summary::{CustomerSummary, FastMap};
 use serde::{Deserialize, Serialize};
+use std::hash::Hasher;
 
 pub use bgbb::BgBb;
 pub use bgnbd::BgNbd;
@@ -52,54 +53,38 @@ impl RfHistogram {
     /// Build from weighted (x, t_x, T, weight) rows. Invalid rows (negative or non-finite values,
     /// zero weight) are skipped; t_x is clamped to T.
     pub fn from_weighted(rows: impl IntoIterator<Item = (f64, f64, f64, f64)>) -> Self {
-        let mut freq_ix: FastMap<u64, u32> = FastMap::default();
-        let mut time_ix: FastMap<u64, u32> = FastMap::default();
-        // One lookup per row on the raw triple; the value tables are only touched for new cells.
-        let mut cell_ix: FastMap<(u64, u64, u64), usize> = FastMap::default();
-        let mut h = RfHistogram::default();
-        let rows = rows.into_iter();
-        // Real data have roughly a third as many cells as customers; reserving avoids rehashing.
-        cell_ix.reserve(rows.size_hint().0 / 3);
-        for (x, tx, t, w) in rows {
-            if !(x.is_finite() && tx.is_finite() && t.is_finite() && w.is_finite())
-                || x < 0.0
-                || tx < 0.0
-                || t < 0.0
-                || w <= 0.0
-            {
-                continue;
+        let valid = rows.into_iter().filter_map(|(x, tx, t, w)| {
+            let ok = x.is_finite() && tx.is_finite() && t.is_finite() && w.is_finite();
+            (ok && x >= 0.0 && tx >= 0.0 && t >= 0.0 && w > 0.0).then(|| (x, tx.min(t), t, w))
+        });
+        let mut builder = HistogramBuilder::default();
+        let rows: Vec<(f64, f64, f64, f64)> = valid.collect();
+        if rows.len() < 100_000 {
+            for &(x, tx, t, w) in &rows {
+                builder.add(x, tx, t, w);
             }
-            let tx = tx.min(t);
-            h.total_weight += w;
-            if x > 0.0 {
-                h.repeat_weight += w;
-            }
-            let key = (x.to_bits(), tx.to_bits(), t.to_bits());
-            if let Some(&i) = cell_ix.get(&key) {
-                h.cells[i].weight += w;
-                continue;
-            }
-            let xi = *freq_ix.entry(key.0).or_insert_with(|| {
-                h.freqs.push(x);
-                (h.freqs.len() - 1) as u32
-            });
-            let mut time = |v: f64| {
-                *time_ix.entry(v.to_bits()).or_insert_with(|| {
-                    h.times.push(v);
-                    (h.times.len() - 1) as u32
-                })
-            };
-            let ri = time(tx);
-            let ti = time(t);
-            cell_ix.insert(key, h.cells.len());
-            h.cells.push(Cell {
-                x: xi,
-                recency: ri,
-                age: ti,
-                weight: w,
-            });
+            return builder.h;
         }
-        h
+        // Large inputs: partition rows by a hash of the triple into 64 groups first so that each
+        // group's cell map stays in cache (same triple ⇒ same group, so cells never split).
+        const GROUPS: usize = 64;
+        let mut groups: Vec<Vec<(f64, f64, f64, f64)>> = (0..GROUPS)
+            .map(|_| Vec::with_capacity(rows.len() / GROUPS + 16))
+            .collect();
+        for r in rows {
+            let mut hasher = crate::summary::FastHasher::default();
+            hasher.write_u64(r.0.to_bits());
+            hasher.write_u64(r.1.to_bits());
+            hasher.write_u64(r.2.to_bits());
+            groups[(hasher.finish() >> 58) as usize].push(r);
+        }
+        for group in groups {
+            builder.cell_ix.clear();
+            for (x, tx, t, w) in group {
+                builder.add(x, tx, t, w);
+            }
+        }
+        builder.h
     }
 
     pub fn from_triples(rows: impl IntoIterator<Item = (f64, f64, f64)>) -> Self {
@@ -114,19 +99,40 @@ impl RfHistogram {
         )
     }
 
-    /// Every k-th cell with its weight multiplied by k: a cheap unbiased approximation of the
-    /// histogram for warm-starting fits on very large data.
-    pub fn subsample(&self, k: usize) -> RfHistogram {
-        let k = k.max(1);
-        let cells: Vec<Cell> = self
+    /// About `target` cells approximating the histogram, for warm-starting fits on very large
+    /// data: the heaviest third of the target are kept exactly (e.g. the thousands of one-time
+    /// buyers sharing an age), the remaining light cells are sampled systematically 1-in-k with
+    /// their weight multiplied by k. Keeping heavy cells exact is what makes the approximation
+    /// stable: naive 1-in-k sampling of all cells can drop or double a cell worth 5% of the data.
+    pub fn subsample(&self, target: usize) -> RfHistogram {
+        let target = target.max(100);
+        if self.cells.len() <= target {
+            return self.clone();
+        }
+        let heavy_n = target / 3;
+        let mut weights: Vec<f64> = self.cells.iter().map(|c| c.weight).collect();
+        let pivot = weights.len() - heavy_n;
+        weights.select_nth_unstable_by(pivot, |a, b| a.total_cmp(b));
+        let threshold = weights[pivot];
+        let heavy: Vec<Cell> = self
             .cells
             .iter()
-            .step_by(k)
-            .map(|c| Cell {
-                weight: c.weight * k as f64,
-                ..*c
-            })
+            .filter(|c| c.weight > threshold)
+            .copied()
             .collect();
+        let light_total = self.cells.len() - heavy.len();
+        let k = (light_total / (target - heavy.len().min(target - 1))).max(1);
+        let mut cells = heavy;
+        cells.extend(
+            self.cells
+                .iter()
+                .filter(|c| c.weight <= threshold)
+                .step_by(k)
+                .map(|c| Cell {
+                    weight: c.weight * k as f64,
+                    ..*c
+                }),
+        );
         let total_weight = cells.iter().map(|c| c.weight).sum();
         let repeat_weight = cells
             .iter()
@@ -197,6 +203,51 @@ mod tests {
         };
         assert_eq!(none.p_alive(0.0, 0.0, 10.0), 0.5);
         assert_eq!(none.expected_purchases(10.0, 0.0, 0.0, 10.0), 0.0);
+    }
+}
+
+/// Incremental construction of an [`RfHistogram`] (rows already validated).
+#[derive(Default)]
+struct HistogramBuilder {
+    h: RfHistogram,
+    freq_ix: FastMap<u64, u32>,
+    time_ix: FastMap<u64, u32>,
+    cell_ix: FastMap<(u64, u64, u64), usize>,
+}
+
+impl HistogramBuilder {
+    /// One lookup per row on the raw triple; the value tables are only touched for new cells.
+    fn add(&mut self, x: f64, tx: f64, t: f64, w: f64) {
+        let h = &mut self.h;
+        h.total_weight += w;
+        if x > 0.0 {
+            h.repeat_weight += w;
+        }
+        let key = (x.to_bits(), tx.to_bits(), t.to_bits());
+        if let Some(&i) = self.cell_ix.get(&key) {
+            h.cells[i].weight += w;
+            return;
+        }
+        let xi = *self.freq_ix.entry(key.0).or_insert_with(|| {
+            h.freqs.push(x);
+            (h.freqs.len() - 1) as u32
+        });
+        let time_ix = &mut self.time_ix;
+        let mut time = |v: f64| {
+            *time_ix.entry(v.to_bits()).or_insert_with(|| {
+                h.times.push(v);
+                (h.times.len() - 1) as u32
+            })
+        };
+        let ri = time(tx);
+        let ti = time(t);
+        self.cell_ix.insert(key, h.cells.len());
+        h.cells.push(Cell {
+            x: xi,
+            recency: ri,
+            age: ti,
+            weight: w,
+        });
     }
 }
 
@@ -438,7 +489,7 @@ pub(crate) fn minimize_on_histogram(
     if h.cells.len() <= 60_000 {
         return minimize_robust(&full, start);
     }
-    let sub = h.subsample(h.cells.len() / 30_000);
+    let sub = h.subsample(30_000);
     let coarse = minimize_robust(&|lp: &[f64]| mean_neg_ll(&sub, lp), start);
     let fg = |x: &[f64], g: &mut [f64]| numerical_gradient(&full, x, g);
     let polished = bfgs_warm(&fg, &coarse.x, Some(&coarse.inverse_hessian), 100, 1e-7);
@@ -448,6 +499,9 @@ pub(crate) fn minimize_on_histogram(
         minimize_robust(&full, start)
     }
 }
+
+/// Histograms with more cells than this are fitted on a subsample first.
+pub(crate) const SUBSAMPLE_ABOVE_CELLS: usize = 20_000;
 
 /// Total negative log-likelihood at natural parameters, writing its gradient.
 pub(crate) type NegLlGradient = dyn Fn(&RfHistogram, &[f64], &mut [f64]) -> f64;
@@ -465,7 +519,9 @@ pub(crate) fn fit_with_gradient<M>(
     neg_ll_and_gradient: &NegLlGradient,
     build: impl Fn(&[f64]) -> M,
 ) -> FitOutcome<M> {
-    use crate::optimize::{bfgs, bfgs_warm, minimize_robust, standard_errors_from_gradient};
+    use crate::optimize::{
+        bfgs, bfgs_warm, minimize_robust, newton_polish, standard_errors_from_gradient,
+    };
     let n = start.len();
     let mean_fg = |hist: &RfHistogram, lp: &[f64], grad: &mut [f64]| -> f64 {
         if !crate::optimize::in_box(lp) {
@@ -479,8 +535,10 @@ pub(crate) fn fit_with_gradient<M>(
         v / hist.total_weight
     };
     let fg = |lp: &[f64], grad: &mut [f64]| mean_fg(h, lp, grad);
-    let mut best = if h.cells.len() > 60_000 {
-        let sub = h.subsample(h.cells.len() / 30_000);
+    // Inverse Hessian of the mean negative LL over log-parameters from Newton's last step.
+    let mut newton_hessian: Option<Vec<Vec<f64>>> = None;
+    let mut best = if h.cells.len() > SUBSAMPLE_ABOVE_CELLS {
+        let sub = h.subsample((h.cells.len() / 4).clamp(5_000, 30_000));
         let warm = bfgs(
             &|lp: &[f64], g: &mut [f64]| mean_fg(&sub, lp, g),
             start,
@@ -488,7 +546,13 @@ pub(crate) fn fit_with_gradient<M>(
             1e-7,
         );
         if warm.value.is_finite() {
-            bfgs_warm(&fg, &warm.x, Some(&warm.inverse_hessian), 500, 1e-9)
+            let newton = newton_polish(&fg, &warm.x, 20, 1e-9);
+            if newton.converged {
+                newton_hessian = Some(newton.inverse_hessian.clone());
+                newton
+            } else {
+                bfgs_warm(&fg, &warm.x, Some(&warm.inverse_hessian), 500, 1e-9)
+            }
         } else {
             bfgs(&fg, start, 500, 1e-9)
         }
@@ -514,7 +578,16 @@ pub(crate) fn fit_with_gradient<M>(
         let gradient = |p: &[f64], g: &mut [f64]| {
             neg_ll_and_gradient(h, p, g);
         };
-        f.standard_errors = standard_errors_from_gradient(&gradient, &params);
+        f.standard_errors = match newton_hessian {
+            // θ = e^φ: Var θ_i ≈ θ_i² Var φ_i, and the total LL is W × the mean.
+            Some(inv) => (0..n)
+                .map(|i| {
+                    let v = inv[i][i] / h.total_weight;
+                    (v.is_finite() && v > 0.0).then(|| params[i] * v.sqrt())
+                })
+                .collect(),
+            None => standard_errors_from_gradient(&gradient, &params),
+        };
     }
     outcome
 }
