@@ -313,10 +313,15 @@ pub fn newton_polish(
             .map(|i| -(0..n).map(|j| inv[i][j] * g[j]).sum::<f64>())
             .collect();
         let slope: f64 = step.iter().zip(&g).map(|(s, gi)| s * gi).sum();
-        if !(slope < 0.0) {
+        if slope.is_nan() || slope >= 0.0 {
             break; // not positive definite here
         }
         inverse = inv;
+        // Newton decrement below the objective's rounding noise: nothing left to gain.
+        if -slope < 1e-15 * (1.0 + fx.abs()) {
+            converged = true;
+            break;
+        }
         let mut t = 1.0;
         let mut accepted = false;
         let mut x_new = x.clone();
@@ -327,7 +332,8 @@ pub fn newton_polish(
             }
             let f_new = sanitize(fg(&x_new, &mut g_new));
             evals += 1;
-            if f_new.is_finite() && f_new <= fx + 1e-4 * t * slope {
+            // Armijo, with slack for rounding noise in f near the optimum.
+            if f_new.is_finite() && f_new <= fx + 1e-4 * t * slope + 1e-15 * fx.abs() {
                 x.copy_from_slice(&x_new);
                 g.copy_from_slice(&g_new);
                 fx = f_new;
