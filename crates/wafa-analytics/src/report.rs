@@ -19,7 +19,7 @@ use crate::score::{
     score_customers, CustomerPrediction, Horizon, ModelFit, ScoringModel, SpendModel,
 };
 use crate::summary::{summarize, CustomerSummary, SummaryOptions, TimeUnit};
-use crate::validation::{validate_holdout, HoldoutValidation};
+use crate::validation::{cumulative_tracking, validate_holdout, HoldoutValidation, TrackingPoint};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -334,6 +334,8 @@ pub fn build_report<R: Read>(input: R, options: &AnalyzeOptions) -> Result<Repor
     // Calibration fits and validation.
     let mut entries: Vec<ModelEntry> = Vec::new();
     let mut validations: Vec<(String, HoldoutValidation)> = Vec::new();
+    let mut tracking: Vec<TrackingPoint> = Vec::new();
+    let mut tracking_calibration_period: Option<u32> = None;
     let calibration = match options.calibration_end {
         Some(c) if c >= first_date && c < obs_end => Some(c),
         Some(c) => {
@@ -354,16 +356,24 @@ pub fn build_report<R: Read>(input: R, options: &AnalyzeOptions) -> Result<Repor
             },
         );
         let h = RfHistogram::from_summaries(&cal);
-        entries.push(
-            purchase_entry(
-                "bg_nbd",
-                BgNbd::fit(&h),
-                "calibration",
-                Some(&cal),
-                &mut validations,
-            )
-            .0,
+        let (entry, bg_cal) = purchase_entry(
+            "bg_nbd",
+            BgNbd::fit(&h),
+            "calibration",
+            Some(&cal),
+            &mut validations,
         );
+        entries.push(entry);
+        if let Some(m) = bg_cal {
+            tracking = cumulative_tracking(&m, &transactions, unit, cal_end, obs_end);
+            tracking_calibration_period = tracking
+                .iter()
+                .find(|p| {
+                    let days = (p.period as f64 * unit.days()).round() as i64;
+                    first_date + chrono::Days::new(days.max(0) as u64) > cal_end
+                })
+                .map(|p| p.period);
+        }
         if options.fit_all_models {
             entries.push(
                 purchase_entry(
@@ -527,6 +537,18 @@ pub fn build_report<R: Read>(input: R, options: &AnalyzeOptions) -> Result<Repor
             crate::svg::holdout_bars(v, name).into_bytes(),
         ));
     }
+    if !tracking.is_empty() {
+        files.push((
+            "tracking.svg".into(),
+            crate::svg::tracking_lines(
+                &tracking,
+                tracking_calibration_period,
+                unit.name(),
+                "bg_nbd",
+            )
+            .into_bytes(),
+        ));
+    }
     let clv_major: Vec<f64> = predictions
         .iter()
         .map(|p| major(p.clv_minor as f64, exp))
@@ -595,6 +617,12 @@ pub fn build_report<R: Read>(input: R, options: &AnalyzeOptions) -> Result<Repor
         "period": {"first_date": first_date.to_string(), "last_date": last_date.to_string()},
         "metrics": metrics_json(&metrics, exp),
         "models": entries.iter().map(|e| e.json.clone()).collect::<Vec<_>>(),
+        "tracking": {
+            "model": "bg_nbd",
+            "period_unit": unit.name(),
+            "calibration_period": tracking_calibration_period,
+            "points": tracking,
+        },
         "scoring_model": model_fit,
         "notes": notes,
         "segments": segment_counts.iter().map(|(s, n)| json!({

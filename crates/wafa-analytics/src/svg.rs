@@ -195,3 +195,76 @@ pub fn clv_histogram(values: &[f64], currency: &str) -> String {
     s.push_str("</svg>");
     s
 }
+
+/// Cumulative repeat purchases, actual vs predicted, with the calibration end marked.
+pub fn tracking_lines(
+    points: &[crate::validation::TrackingPoint],
+    calibration_period: Option<u32>,
+    unit_name: &str,
+    model_name: &str,
+) -> String {
+    let (w, h, left, top, bottom) = (560.0, 300.0, 60.0, 40.0, 40.0);
+    let plot_w = w - left - 20.0;
+    let plot_h = h - top - bottom;
+    let mut s = header(
+        w,
+        h,
+        &format!("Cumulative repeat purchases: actual vs {model_name}"),
+    );
+    let Some(last) = points.last() else {
+        s.push_str(r#"<text x="20" y="60">no data</text></svg>"#);
+        return s;
+    };
+    let max_y = points
+        .iter()
+        .map(|p| p.actual_cumulative.max(p.predicted_cumulative))
+        .fold(0.0f64, f64::max)
+        .max(1e-9);
+    let max_x = last.period.max(1) as f64;
+    let xy = |period: u32, v: f64| {
+        (
+            left + plot_w * period as f64 / max_x,
+            top + plot_h * (1.0 - v / max_y),
+        )
+    };
+    for (color, pick, dash) in [
+        ("#555555", 0usize, ""),
+        ("#006d77", 1usize, r#" stroke-dasharray="6 3""#),
+    ] {
+        let mut d = String::new();
+        for (i, p) in points.iter().enumerate() {
+            let v = if pick == 0 {
+                p.actual_cumulative
+            } else {
+                p.predicted_cumulative
+            };
+            let (x, y) = xy(p.period, v);
+            let _ = write!(d, "{}{x:.1},{y:.1} ", if i == 0 { "M" } else { "L" });
+        }
+        let _ = write!(
+            s,
+            r#"<path d="{d}" fill="none" stroke="{color}" stroke-width="2"{dash}/>"#
+        );
+    }
+    if let Some(c) = calibration_period {
+        let (x, _) = xy(c, 0.0);
+        let _ = write!(
+            s,
+            r##"<line x1="{x:.1}" y1="{top}" x2="{x:.1}" y2="{}" stroke="#999" stroke-dasharray="2 2"/><text x="{:.1}" y="{}" font-size="10">calibration end</text>"##,
+            top + plot_h,
+            x + 3.0,
+            top + 12.0
+        );
+    }
+    let _ = write!(
+        s,
+        r##"<line x1="{left}" y1="{y0}" x2="{}" y2="{y0}" stroke="black"/><text x="{left}" y="{}">{unit_name}s since first purchase in the data (0 … {})</text><text x="{}" y="30" text-anchor="end"><tspan fill="#555555">— actual</tspan> <tspan fill="#006d77">- - predicted</tspan> (max {max_y:.0})</text>"##,
+        w - 20.0,
+        h - 6.0,
+        last.period,
+        w - 20.0,
+        y0 = top + plot_h,
+    );
+    s.push_str("</svg>");
+    s
+}

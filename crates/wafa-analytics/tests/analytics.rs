@@ -246,6 +246,35 @@ fn report_on_cdnow_sample_reproduces_published_values_in_json() {
     );
     eprintln!("bg_bb holdout: predicted {pred} actual {act}");
     assert!((pred / act - 1.0).abs() < 0.25, "{pred} vs {act}");
+    // Tracking plot (FHL 2005 Figure 3): cumulative repeat purchases week by week.
+    let tracking = &report.json["tracking"];
+    assert_eq!(tracking["calibration_period"], 39);
+    let points = tracking["points"].as_array().unwrap();
+    assert_eq!(points.len(), 78);
+    let at = |week: usize, key: &str| points[week - 1][key].as_f64().unwrap();
+    eprintln!(
+        "tracking week 39: {} vs {}; week 78: {} vs {}",
+        at(39, "actual_cumulative"),
+        at(39, "predicted_cumulative"),
+        at(78, "actual_cumulative"),
+        at(78, "predicted_cumulative")
+    );
+    // Identical to lifetimes' expected_cumulative_transactions(freq='D', freq_multiplier=7):
+    // weeks 39 and 78: actual 2457 / 4339, predicted 2501.5262 / 4165.6638.
+    close(at(39, "actual_cumulative"), 2457.0, 0.0, "actual week 39");
+    close(at(78, "actual_cumulative"), 4339.0, 0.0, "actual week 78");
+    close(
+        at(39, "predicted_cumulative"),
+        2501.526223,
+        1e-3,
+        "predicted week 39",
+    );
+    close(
+        at(78, "predicted_cumulative"),
+        4165.663843,
+        1e-3,
+        "predicted week 78",
+    );
     let gg = find("gamma_gamma", "full");
     assert!(gg["parameters"]["gamma"] == gg["parameters"]["v"]);
     assert!(gg["standard_errors"]["q"].as_f64().is_some());
@@ -257,6 +286,7 @@ fn report_on_cdnow_sample_reproduces_published_values_in_json() {
         "validation.csv",
         "cohort_retention.svg",
         "holdout_fit.svg",
+        "tracking.svg",
         "clv_distribution.svg",
         "report.json",
     ] {
