@@ -22,6 +22,41 @@ fn header(w: f64, h: f64, title: &str) -> String {
     s
 }
 
+/// Colour-keyed legend entries laid out left to right from (x, y).
+fn legend(s: &mut String, x: f64, y: f64, items: &[(&str, &str)]) {
+    let mut cx = x;
+    for (color, label) in items {
+        let _ = write!(
+            s,
+            r#"<rect x="{cx:.1}" y="{:.1}" width="10" height="10" fill="{color}"/><text x="{:.1}" y="{y:.1}">{}</text>"#,
+            y - 9.0,
+            cx + 14.0,
+            escape(label)
+        );
+        cx += 24.0 + 7.0 * label.chars().count() as f64;
+    }
+}
+
+/// Y-axis labels at 0, half and the maximum.
+fn y_axis(s: &mut String, left: f64, top: f64, plot_h: f64, max: f64) {
+    for frac in [0.0, 0.5, 1.0] {
+        let y = top + plot_h * (1.0 - frac);
+        let v = max * frac;
+        let label = if max >= 100.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.2}")
+        };
+        let _ = write!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="10">{label}</text><line x1="{:.1}" y1="{y:.1}" x2="{left:.1}" y2="{y:.1}" stroke="#999"/>"##,
+            left - 6.0,
+            y + 3.5,
+            left - 3.0
+        );
+    }
+}
+
 /// Blend white → dark teal by `v` in [0, 1].
 fn color(v: f64) -> String {
     let v = if v.is_finite() {
@@ -95,7 +130,7 @@ pub fn cohort_heatmap(rows: &[CohortRow]) -> String {
 
 /// Grouped bars of mean actual vs predicted holdout purchases per calibration frequency.
 pub fn holdout_bars(v: &HoldoutValidation, model_name: &str) -> String {
-    let (w, h, left, top, bottom) = (560.0, 300.0, 50.0, 40.0, 40.0);
+    let (w, h, left, top, bottom) = (560.0, 300.0, 60.0, 40.0, 40.0);
     let plot_h = h - top - bottom;
     let mut s = header(
         w,
@@ -134,20 +169,26 @@ pub fn holdout_bars(v: &HoldoutValidation, model_name: &str) -> String {
     }
     let _ = write!(
         s,
-        r##"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/><text x="{left}" y="{}">repeat purchases in calibration</text><text x="{}" y="30" text-anchor="end"><tspan fill="#555555">■ actual</tspan> <tspan fill="#006d77">■ predicted</tspan> (max {max:.2})</text>"##,
+        r##"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/><text x="{left}" y="{}">repeat purchases in calibration (mean holdout purchases per customer)</text>"##,
         top + plot_h,
         w - 20.0,
         top + plot_h,
         h - 6.0,
-        w - 20.0
     );
+    legend(
+        &mut s,
+        w - 190.0,
+        34.0,
+        &[("#555555", "actual"), ("#006d77", "predicted")],
+    );
+    y_axis(&mut s, left, top, plot_h, max);
     s.push_str("</svg>");
     s
 }
 
 /// Histogram of CLV values (major units), 20 bins up to the 99th percentile.
 pub fn clv_histogram(values: &[f64], currency: &str) -> String {
-    let (w, h, left, top, bottom) = (560.0, 300.0, 50.0, 40.0, 40.0);
+    let (w, h, left, top, bottom) = (560.0, 300.0, 60.0, 40.0, 40.0);
     let plot_h = h - top - bottom;
     let mut s = header(
         w,
@@ -170,6 +211,7 @@ pub fn clv_histogram(values: &[f64], currency: &str) -> String {
         counts[b] += 1;
     }
     let max = *counts.iter().max().unwrap_or(&1) as f64;
+    y_axis(&mut s, left, top, plot_h, max.max(1.0));
     let bw = (w - left - 20.0) / BINS as f64;
     let y = top + plot_h;
     for (i, &c) in counts.iter().enumerate() {
@@ -258,13 +300,19 @@ pub fn tracking_lines(
     }
     let _ = write!(
         s,
-        r##"<line x1="{left}" y1="{y0}" x2="{}" y2="{y0}" stroke="black"/><text x="{left}" y="{}">{unit_name}s since first purchase in the data (0 … {})</text><text x="{}" y="30" text-anchor="end"><tspan fill="#555555">— actual</tspan> <tspan fill="#006d77">- - predicted</tspan> (max {max_y:.0})</text>"##,
+        r##"<line x1="{left}" y1="{y0}" x2="{}" y2="{y0}" stroke="black"/><text x="{left}" y="{}">{unit_name}s since the first purchase in the data (0 … {})</text>"##,
         w - 20.0,
         h - 6.0,
         last.period,
-        w - 20.0,
         y0 = top + plot_h,
     );
+    legend(
+        &mut s,
+        w - 190.0,
+        34.0,
+        &[("#555555", "actual"), ("#006d77", "predicted")],
+    );
+    y_axis(&mut s, left, top, plot_h, max_y);
     s.push_str("</svg>");
     s
 }
