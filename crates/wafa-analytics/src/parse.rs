@@ -150,7 +150,13 @@ const CUSTOMER_NAMES: &[&str] = &[
     "customer_email",
     "email",
     "phone",
+    "mobile",
     "id",
+    "رقم العميل",
+    "العميل",
+    "البريد الإلكتروني",
+    "الجوال",
+    "رقم الجوال",
 ];
 const DATE_NAMES: &[&str] = &[
     "date",
@@ -163,6 +169,8 @@ const DATE_NAMES: &[&str] = &[
     "purchased_at",
     "timestamp",
     "datetime",
+    "تاريخ الطلب",
+    "التاريخ",
 ];
 const AMOUNT_NAMES: &[&str] = &[
     "amount",
@@ -176,6 +184,10 @@ const AMOUNT_NAMES: &[&str] = &[
     "sales",
     "price",
     "subtotal",
+    "الإجمالي",
+    "المبلغ",
+    "المجموع",
+    "القيمة",
 ];
 
 /// Parse transactions from `input` (amounts into minor units with `currency_exponent` digits).
@@ -272,12 +284,19 @@ fn find_column(
     candidates: &[&str],
     role: &'static str,
 ) -> Result<usize, ParseError> {
-    let norm = |s: &str| s.trim().to_lowercase();
+    // Case-, space-, underscore- and hyphen-insensitive ("Created at" = "created_at").
+    let norm = |s: &str| -> String {
+        s.trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '_' | '-'))
+            .collect()
+    };
     let found = match explicit {
         Some(name) => headers.iter().position(|h| norm(h) == norm(name)),
         None => candidates
             .iter()
-            .find_map(|c| headers.iter().position(|h| norm(h) == *c)),
+            .find_map(|c| headers.iter().position(|h| norm(h) == norm(c))),
     };
     found.ok_or_else(|| ParseError::MissingColumn {
         role,
@@ -408,6 +427,25 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(mapping.amount.as_deref(), Some("total"));
+        let shopify = "Name,Email,Financial Status,Created at,Total\n#1001,a@x.com,paid,2024-03-01 10:00:00 +0300,12.50\n";
+        let parsed = parse_transactions(
+            shopify.as_bytes(),
+            InputFormat::Auto,
+            &ColumnMapping::default(),
+            2,
+        )
+        .unwrap();
+        assert_eq!(parsed.transactions[0].customer, "a@x.com");
+        assert_eq!(parsed.transactions[0].amount_minor, 1250);
+        let arabic = "رقم العميل,تاريخ الطلب,الإجمالي\n7,2024-03-01,١٥٠٫٥٠\n";
+        let parsed = parse_transactions(
+            arabic.as_bytes(),
+            InputFormat::Auto,
+            &ColumnMapping::default(),
+            2,
+        )
+        .unwrap();
+        assert_eq!(parsed.transactions[0].amount_minor, 15_050);
         let err = parse_transactions(
             "a,b\n1,2\n".as_bytes(),
             InputFormat::Csv,
