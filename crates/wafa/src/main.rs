@@ -40,6 +40,15 @@ enum Command {
         /// Minutes between recomputations of every workspace's predictions (0: never).
         #[arg(long, env = "WAFA_PREDICT_EVERY_MINUTES", default_value_t = 360)]
         predict_every_minutes: u64,
+        /// The URL stores reach this server at (for webhook URLs); default http://BIND.
+        #[arg(long, env = "WAFA_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+    /// Connect a source: a store (shopify, woocommerce, salla, zid) with its webhook secret,
+    /// or the events API (events). Prints the source id and its webhook URL or write key.
+    Source {
+        #[command(subcommand)]
+        which: SourceCommand,
     },
     /// Recompute customer predictions (CLV, P(alive), next order, RFM segment) now.
     Predict {
@@ -111,6 +120,27 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum SourceCommand {
+    Add {
+        #[arg(long, value_parser = ["shopify", "woocommerce", "salla", "zid", "events", "csv", "api"])]
+        platform: String,
+        /// The webhook signing secret (Salla/Zid: the token) for store platforms.
+        #[arg(long)]
+        secret: Option<String>,
+        /// A name for people; default the platform.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        workspace: Option<i64>,
+        /// The URL stores reach the server at.
+        #[arg(long, env = "WAFA_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+        public_url: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
 enum BenchCommand {
     /// Import synthetic CSVs (Shopify customers, then orders) and report rows/s.
     Import {
@@ -154,6 +184,7 @@ async fn main() -> ExitCode {
             demo,
             allow_signup,
             predict_every_minutes,
+            public_url,
         } => {
             serve(
                 &bind,
@@ -161,6 +192,28 @@ async fn main() -> ExitCode {
                 demo,
                 allow_signup,
                 predict_every_minutes,
+                public_url,
+            )
+            .await
+        }
+        Command::Source {
+            which:
+                SourceCommand::Add {
+                    platform,
+                    secret,
+                    name,
+                    workspace,
+                    public_url,
+                    db,
+                },
+        } => {
+            add_source(
+                &platform,
+                secret.as_deref(),
+                name.as_deref(),
+                workspace,
+                &public_url,
+                &db.database_url,
             )
             .await
         }
@@ -244,6 +297,7 @@ async fn serve(
     demo: bool,
     allow_signup: bool,
     predict_every_minutes: u64,
+    public_url: Option<String>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::connect(database_url).await?;
     if store.workspace_count().await? == 0 {
@@ -269,7 +323,13 @@ async fn serve(
     }
     wafa::http::serve(
         listener,
-        AppState::new(store.clone(), Config { allow_signup }),
+        AppState::new(
+            store.clone(),
+            Config {
+                allow_signup,
+                public_url: public_url.unwrap_or_else(|| format!("http://{addr}")),
+            },
+        ),
     )
     .await?;
     store.close().await;
@@ -479,5 +539,40 @@ fn text(jsonl: bool) -> Result<(), Box<dyn std::error::Error>> {
         )?;
     }
     out.flush()?;
+    Ok(())
+}
+
+async fn add_source(
+    platform: &str,
+    secret: Option<&str>,
+    name: Option<&str>,
+    workspace: Option<i64>,
+    public_url: &str,
+    database_url: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let store = Store::connect(database_url).await?;
+    let ws = pick_workspace(&store, workspace).await?;
+    let created = wafa::sources::add_source(
+        &store,
+        ws.id,
+        "cli",
+        platform,
+        name.unwrap_or(platform),
+        secret,
+        public_url,
+    )
+    .await?;
+    println!("source id: {}", created.source.id);
+    if let Some(url) = &created.webhook_url {
+        println!("webhook URL: {url}");
+    }
+    if let Some(key) = &created.write_key {
+        println!("write key (shown once): {key}");
+        println!(
+            "events endpoint: {}/v1/batch (HTTP Basic user = write key)",
+            public_url.trim_end_matches('/')
+        );
+    }
+    store.close().await;
     Ok(())
 }

@@ -237,6 +237,9 @@ both!(health_and_openapi_match_routes, |app| {
     // public ones, something other than 404/405).
     let public = ["/healthz", "/v1/signup", "/v1/auth/login"];
     for (path, ops) in paths {
+        if path == "/webhooks/{id}" {
+            continue; // public; a missing source is a 404 (exercised in the webhook tests)
+        }
         let concrete = path.replace("{id}", "1");
         for (method, _) in ops.as_object().unwrap() {
             let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
@@ -434,10 +437,10 @@ both!(workspaces_are_isolated_on_every_route, |app| {
         .post(
             "/v1/sources",
             &a,
-            json!({"platform": "salla", "name": "Salla store"}),
+            json!({"platform": "salla", "name": "Salla store", "secret": "salla-secret"}),
         )
         .await
-        .body["id"]
+        .body["source"]["id"]
         .as_i64()
         .unwrap();
     let company = app
@@ -513,6 +516,27 @@ both!(workspaces_are_isolated_on_every_route, |app| {
         .await;
     assert_eq!(import.status, StatusCode::CREATED, "{:?}", import.body);
     let import = import.body["import"]["id"].as_i64().unwrap();
+    // A delivery: a signed Salla webhook to A's source.
+    let body = br#"{"event":"customer.login","merchant":1,"created_at":"2024-01-01 10:00:00","data":{"id":55,"first_name":"Ali","mobile":"0501112299","email":"ali@x.sa"}}"#;
+    let r = app
+        .client
+        .post(format!("{}/webhooks/{src}", app.base))
+        .header(
+            "X-Salla-Signature",
+            wafa_ingest::webhooks::hmac_hex("salla-secret", body),
+        )
+        .header("X-Salla-Security-Strategy", "Signature")
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let delivery = app
+        .get(&format!("/v1/sources/{src}/deliveries"), &a)
+        .await
+        .body["items"][0]["id"]
+        .as_i64()
+        .unwrap();
 
     // For every documented route with an id, B using A's id must get 404 (never A's data,
     // never a change).
@@ -543,6 +567,12 @@ both!(workspaces_are_isolated_on_every_route, |app| {
             a_user
         } else if path.starts_with("/v1/imports") {
             import
+        } else if path.starts_with("/v1/sources") {
+            src
+        } else if path.starts_with("/v1/deliveries") {
+            delivery
+        } else if path.starts_with("/webhooks/") {
+            continue; // public by design: authenticated by the platform's signature
         } else {
             panic!("isolation test does not know {path}: add it");
         };
@@ -555,6 +585,7 @@ both!(workspaces_are_isolated_on_every_route, |app| {
                 ("POST", p) if p.ends_with("/merge") => Some(json!({"other_id": c2})),
                 ("POST", p) if p.ends_with("/status") => Some(json!({"status": "cancelled"})),
                 ("PATCH", _) => Some(json!({"first_name": "hacked"})),
+                ("PUT", p) if p.ends_with("/secret") => Some(json!({"secret": "stolen"})),
                 ("PUT", _) => Some(json!({"role": "viewer"})),
                 _ => None,
             };
@@ -784,10 +815,10 @@ both!(search_by_arabic_variants_phone_email_external_id, |app| {
         .post(
             "/v1/sources",
             &t,
-            json!({"platform": "shopify", "name": "Shopify"}),
+            json!({"platform": "shopify", "name": "Shopify", "secret": "shpss_secret"}),
         )
         .await
-        .body["id"]
+        .body["source"]["id"]
         .as_i64()
         .unwrap();
     let ahmad = app
@@ -1476,4 +1507,323 @@ both!(texts_are_tagged_and_trend_is_readable, |app| {
         .await;
     assert_eq!(r.body["lang"], "arabizi");
     assert_eq!(r.body["intent"]["label"], "where_is_my_order");
+});
+
+async fn wait_for<F: Fn(&Value) -> bool>(app: &TestApp, path: &str, token: &str, done: F) -> Value {
+    for _ in 0..150 {
+        let r = app.get(path, token).await;
+        if done(&r.body) {
+            return r.body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "timed out waiting on {path}: {:?}",
+        app.get(path, token).await.body
+    );
+}
+
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../wafa-ingest/tests/fixtures/webhooks/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+both!(store_webhooks_are_verified_stored_and_applied_once, |app| {
+    let (_, t) = app.signup("Hooks", "hooks@example.sa").await;
+    let r = app
+        .post(
+            "/v1/sources",
+            &t,
+            json!({"platform": "shopify", "name": "Shopify", "secret": "shpss_test"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let src = r.body["source"]["id"].as_i64().unwrap();
+    assert!(r.body["webhook_url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/webhooks/{src}")));
+    let send = |topic: &'static str, id: &'static str, body: Vec<u8>, sig: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app
+                .client
+                .post(format!("{}/webhooks/{src}", app.base))
+                .header("X-Shopify-Topic", topic)
+                .header("X-Shopify-Webhook-Id", id)
+                .header("X-Shopify-Shop-Domain", "demo.myshopify.com");
+            let sig =
+                sig.unwrap_or_else(|| wafa_ingest::webhooks::hmac_base64("shpss_test", &body));
+            req = req.header("X-Shopify-Hmac-Sha256", sig);
+            let r = req.body(body).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // A refund for an order not received yet: stored, then retried until the order arrives.
+    let (st, b) = send(
+        "refunds/create",
+        "d-refund-1",
+        fixture("shopify/refunds-create.json"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, b["status"].as_str()),
+        (StatusCode::OK, Some("accepted"))
+    );
+    let (st, _) = send(
+        "orders/updated",
+        "d-bad",
+        fixture("shopify/orders-create.json"),
+        Some("AAAA".into()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, b) = send(
+        "orders/create",
+        "d-order-1",
+        fixture("shopify/orders-create.json"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, b["status"].as_str()),
+        (StatusCode::OK, Some("accepted"))
+    );
+    let (st, b) = send(
+        "orders/create",
+        "d-order-1",
+        fixture("shopify/orders-create.json"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, b["status"].as_str()),
+        (StatusCode::OK, Some("duplicate"))
+    );
+    let stats = wait_for(&app, &format!("/v1/sources/{src}/stats"), &t, |b| {
+        b["processed"] == 2
+    })
+    .await;
+    assert_eq!(stats["rejected_signature"], 1);
+    assert_eq!(stats["duplicate"], 1);
+    assert_eq!(stats["failed"], 0);
+    let orders = app.get("/v1/orders", &t).await.body;
+    let items = orders["items"].as_array().unwrap();
+    assert_eq!(
+        items.len(),
+        1,
+        "one order however often delivered: {orders:?}"
+    );
+    assert_eq!(
+        items[0]["external_id"], "820982911946154508",
+        "ids above 2^53 are exact"
+    );
+    assert_eq!(items[0]["refunded_minor"], 8500);
+    // A COD order in KWD (3 decimals).
+    let (st, _) = send(
+        "orders/updated",
+        "d-kwd",
+        fixture("shopify/orders-updated-cod-kwd.hand.json"),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    wait_for(&app, &format!("/v1/sources/{src}/stats"), &t, |b| {
+        b["processed"] == 3
+    })
+    .await;
+    let kwd = app.get("/v1/orders?limit=1", &t).await.body["items"][0].clone();
+    assert_eq!(kwd["external_id"], "6154896523012345678");
+    assert_eq!(kwd["payment_method"], "cash_on_delivery");
+    assert_eq!(kwd["total"], "39.000");
+    // An unknown topic is kept as a failed delivery with its reason, and can be replayed.
+    let (st, _) = send(
+        "products/create",
+        "d-unknown",
+        br#"{"id": 1}"#.to_vec(),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let failed = wait_for(
+        &app,
+        &format!("/v1/sources/{src}/deliveries?status=failed"),
+        &t,
+        |b| {
+            b["items"]
+                .as_array()
+                .map(|a| !a.is_empty())
+                .unwrap_or(false)
+        },
+    )
+    .await;
+    let f = failed["items"][0].clone();
+    assert!(f["error_code"].as_str().unwrap().contains("topic"), "{f:?}");
+    let r = app
+        .post(&format!("/v1/deliveries/{}/replay", f["id"]), &t, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let r = app
+        .post(
+            &format!("/v1/deliveries/{}/replay", items[0]["id"]),
+            &t,
+            json!({}),
+        )
+        .await;
+    assert!(r.status.is_client_error());
+    // Oversize bodies are refused and counted.
+    let (st, _) = send("orders/create", "d-big", vec![b' '; 3 * 1024 * 1024], None).await;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        app.get(&format!("/v1/sources/{src}/stats"), &t).await.body["rejected_oversize"],
+        1
+    );
+    // WooCommerce's unsigned creation ping gets a 200 and stores nothing.
+    let woo = app
+        .post(
+            "/v1/sources",
+            &t,
+            json!({"platform": "woocommerce", "name": "Woo", "secret": "wc"}),
+        )
+        .await
+        .body["source"]["id"]
+        .as_i64()
+        .unwrap();
+    let r = app
+        .client
+        .post(format!("{}/webhooks/{woo}", app.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("webhook_id=12")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        app.get(&format!("/v1/sources/{woo}/deliveries"), &t)
+            .await
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+});
+
+both!(segment_events_api_feeds_profiles_orders_and_carts, |app| {
+    let (_, t) = app.signup("Events", "ev@example.sa").await;
+    let r = app
+        .post(
+            "/v1/sources",
+            &t,
+            json!({"platform": "events", "name": "Website"}),
+        )
+        .await;
+    let src = r.body["source"]["id"].as_i64().unwrap();
+    let key = r.body["write_key"].as_str().unwrap().to_owned();
+    let batch = json!({"batch": [
+        {"type": "page", "anonymousId": "anon-1", "name": "Home", "messageId": "m-1", "timestamp": "2026-01-01T10:00:00Z"},
+        {"type": "track", "anonymousId": "anon-1", "event": "Product Added", "messageId": "m-2", "properties": {"cart_id": "c-1", "product_id": "p-9", "sku": "OUD-1", "name": "Oud", "price": 150, "quantity": 2, "currency": "SAR"}},
+        {"type": "identify", "userId": "user-7", "anonymousId": "anon-1", "messageId": "m-3", "traits": {"email": "Reem@Example.com", "firstName": "Reem", "phone": "0551234567", "plan": "gold"}},
+        {"type": "track", "userId": "user-7", "event": "Order Completed", "messageId": "m-4", "properties": {"order_id": "W-100", "cart_id": "c-1", "total": 300, "currency": "SAR", "payment_method": "mada", "products": [{"product_id": "p-9", "sku": "OUD-1", "name": "Oud", "price": 150, "quantity": 2}]}}
+    ]});
+    let r = app
+        .client
+        .post(format!("{}/v1/batch", app.base))
+        .basic_auth(&key, Some(""))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The same batch again (a client retry) changes nothing.
+    let r = app
+        .client
+        .post(format!("{}/v1/batch", app.base))
+        .basic_auth(&key, Some(""))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .client
+        .post(format!("{}/v1/track", app.base))
+        .basic_auth("wrong", Some(""))
+        .json(&json!({"userId": "x", "event": "y"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    wait_for(&app, &format!("/v1/sources/{src}/stats"), &t, |b| {
+        b["processed"] == 1 && b["pending"] == 0
+    })
+    .await;
+    let found = app.get("/v1/customers?q=reem%40example.com", &t).await.body;
+    let c = found["items"][0].clone();
+    assert_eq!(c["first_name"], "Reem");
+    assert_eq!(c["attributes"]["plan"], "gold");
+    assert!(c["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["kind"] == "external" && i["value"] == "user-7"));
+    let cid = c["id"].as_i64().unwrap();
+    let orders = app
+        .get(&format!("/v1/orders?customer_id={cid}"), &t)
+        .await
+        .body;
+    assert_eq!(orders["items"][0]["external_id"], "W-100");
+    assert_eq!(orders["items"][0]["total_minor"], 30000);
+    let carts = app.get("/v1/carts", &t).await.body;
+    assert_eq!(carts["items"][0]["status"], "converted");
+    assert_eq!(carts["items"][0]["lines"][0]["quantity"], 2);
+    // The anonymous page view now belongs to Reem; the timeline shows the events once.
+    let tl = app
+        .get(&format!("/v1/customers/{cid}/timeline?limit=200"), &t)
+        .await
+        .body;
+    let events = tl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "event")
+        .count();
+    assert_eq!(events, 2, "{tl:?}");
+    // A single call: /v1/track with the write key in the body.
+    let r = app.client.post(format!("{}/v1/track", app.base)).json(&json!({"writeKey": key, "userId": "user-7", "event": "Coupon Applied", "messageId": "m-5"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    wait_for(&app, &format!("/v1/sources/{src}/stats"), &t, |b| {
+        b["processed"] == 2
+    })
+    .await;
+    // A bad message is dead-lettered with its reason.
+    let r = app
+        .client
+        .post(format!("{}/v1/batch", app.base))
+        .basic_auth(&key, Some(""))
+        .json(&json!({"batch": [{"type": "track", "event": "x"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let failed = wait_for(
+        &app,
+        &format!("/v1/sources/{src}/deliveries?status=failed"),
+        &t,
+        |b| {
+            b["items"]
+                .as_array()
+                .map(|a| !a.is_empty())
+                .unwrap_or(false)
+        },
+    )
+    .await;
+    assert!(failed["items"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("userId"));
 });

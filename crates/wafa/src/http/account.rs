@@ -115,6 +115,9 @@ pub struct SourceInput {
     /// salla, zid, shopify, woocommerce, events, csv, api.
     pub platform: String,
     pub name: String,
+    /// For store platforms: the webhook signing secret (Salla/Zid: the token).
+    #[serde(default)]
+    pub secret: Option<String>,
 }
 
 pub const PLATFORMS: [&str; 7] = [
@@ -527,28 +530,27 @@ pub async fn list_sources(
     Ok(Json(page(rows, limit, |r| vec![r.id])))
 }
 
-/// Record a store or channel the workspace sells through (each customer stays one profile
-/// across them; external ids are per source).
-#[utoipa::path(post, path = "/v1/sources", tag = "account", request_body = SourceInput, responses((status = 201, body = SourceRecord)), security(("bearer" = [])))]
+/// Connect a store or channel the workspace sells through (each customer stays one profile
+/// across them; external ids are per source). Store platforms get a webhook URL to paste
+/// into the platform; an `events` source gets a write key (shown once).
+#[utoipa::path(post, path = "/v1/sources", tag = "account", request_body = SourceInput, responses((status = 201, body = crate::sources::SourceCreated)), security(("bearer" = [])))]
 pub async fn create_source(
     State(st): State<AppState>,
     Auth(p): Auth,
     ApiJson(input): ApiJson<SourceInput>,
-) -> AppResult<(StatusCode, Json<SourceRecord>)> {
+) -> AppResult<(StatusCode, Json<crate::sources::SourceCreated>)> {
     p.require(Permission::SourcesWrite)?;
-    let platform = input.platform.trim().to_ascii_lowercase();
-    if !PLATFORMS.contains(&platform.as_str()) {
-        return Err(AppError::validation(
-            "platform",
-            format!("{platform:?}: use one of {}", PLATFORMS.join(", ")),
-        ));
-    }
-    let name = crate::validate::text("name", Some(&input.name), 200)?
-        .ok_or_else(|| AppError::validation("name", "required"))?;
-    Ok((
-        StatusCode::CREATED,
-        Json(st.store.create_source(&p, &platform, &name).await?),
-    ))
+    let created = crate::sources::add_source(
+        &st.store,
+        p.workspace_id,
+        &p.actor,
+        &input.platform,
+        &input.name,
+        input.secret.as_deref(),
+        &st.config.public_url,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// The workspace's audit log, newest first.

@@ -11,6 +11,7 @@ pub mod commerce;
 pub mod customers;
 pub mod extract;
 pub mod imports;
+pub mod ingest;
 pub mod pagination;
 
 use crate::error::AppError;
@@ -35,11 +36,16 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub allow_signup: bool,
+    /// How the outside world reaches this server (for webhook URLs).
+    pub public_url: String,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { allow_signup: true }
+        Config {
+            allow_signup: true,
+            public_url: "http://127.0.0.1:8080".into(),
+        }
     }
 }
 
@@ -48,14 +54,19 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub login_limiter: Arc<LoginLimiter>,
+    /// Wakes the delivery processor when something was stored.
+    pub ingest: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
+    /// Also starts the delivery processor (which first processes whatever is pending).
     pub fn new(store: Store, config: Config) -> Self {
+        let ingest = crate::ingest::spawn_processor(store.clone());
         AppState {
             store,
             config: Arc::new(config),
             login_limiter: Arc::new(LoginLimiter::default()),
+            ingest,
         }
     }
 }
@@ -106,7 +117,7 @@ impl LoginLimiter {
 #[openapi(
     info(title = "Wafa API", description = "Self-hosted CRM and customer retention for online stores. Errors: `{\"error\": {\"code\", \"message\", \"message_ar\", \"detail\", \"field\"}}` with stable codes.", license(name = "AGPL-3.0-or-later")),
     modifiers(&BearerAuth),
-    tags((name = "account"), (name = "customers"), (name = "commerce"), (name = "imports"), (name = "analytics"), (name = "system"))
+    tags((name = "account"), (name = "customers"), (name = "commerce"), (name = "imports"), (name = "analytics"), (name = "ingestion"), (name = "system"))
 )]
 struct ApiDoc;
 
@@ -190,12 +201,29 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(analytics::recompute_now))
         .routes(routes!(analytics::sentiment))
         .routes(routes!(analytics::tag))
+        .routes(routes!(ingest::deliveries))
+        .routes(routes!(ingest::source_stats))
+        .routes(routes!(ingest::replay))
+        .routes(routes!(ingest::set_secret))
         .routes(routes!(imports::list_imports))
         .routes(routes!(imports::get_import))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(imports::create_import))
                 .layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT)),
+        )
+        // Ingestion reads its bodies itself, with limits that count refusals per source.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(ingest::webhook))
+                .routes(routes!(ingest::segment_batch))
+                .routes(routes!(ingest::segment_track))
+                .routes(routes!(ingest::segment_identify))
+                .routes(routes!(ingest::segment_page))
+                .routes(routes!(ingest::segment_screen))
+                .routes(routes!(ingest::segment_alias))
+                .routes(routes!(ingest::segment_group))
+                .layer(DefaultBodyLimit::disable()),
         )
         .split_for_parts();
     let doc = openapi.clone();

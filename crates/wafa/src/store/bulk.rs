@@ -33,6 +33,7 @@ fn key(kind: IdentityKind, source_id: i64, value: &str) -> Key {
 /// so each walks the (workspace_id, kind, value) index.
 async fn identity_holders(
     conn: &mut AnyConnection,
+    backend: Backend,
     ws: i64,
     rows: &[&ValidCustomer],
 ) -> AppResult<Holders> {
@@ -54,7 +55,7 @@ async fn identity_holders(
         values.sort();
         values.dedup();
         for chunk in values.chunks(250) {
-            let mut q = Sql::new("SELECT kind, source_id, value, customer_id, verified FROM identities WHERE workspace_id = ");
+            let mut q = Sql::for_backend("SELECT kind, source_id, value, customer_id, verified FROM identities WHERE workspace_id = ", backend);
             q.int(ws)
                 .push(" AND kind = ")
                 .text(kind.as_str())
@@ -178,7 +179,7 @@ pub(crate) async fn customers(
         }
     }
     let customers: Vec<&ValidCustomer> = rows.iter().map(|r| &r.customer).collect();
-    let holders = identity_holders(conn, ws, &customers).await?;
+    let holders = identity_holders(conn, backend, ws, &customers).await?;
     let mut seen: HashSet<Key> = HashSet::new();
     let mut new_rows: Vec<usize> = Vec::new();
     for (i, r) in rows.iter().enumerate() {
@@ -195,6 +196,7 @@ pub(crate) async fn customers(
             new_rows.push(i);
         }
     }
+    tracing::debug!(new = new_rows.len(), rows = rows.len(), "customer batch");
     let ids = reserve_ids(conn, backend, "customers", new_rows.len()).await?;
     let mut outcomes: Vec<Option<(RowOutcome, i64)>> = vec![None; rows.len()];
     let (mut c_rows, mut i_rows, mut t_rows, mut g_rows, mut tl_rows) =
@@ -260,6 +262,7 @@ pub(crate) async fn customers(
     }
     insert_rows(
         conn,
+        backend,
         "customers",
         &[
             "id",
@@ -283,6 +286,7 @@ pub(crate) async fn customers(
     .await?;
     insert_rows(
         conn,
+        backend,
         "identities",
         &[
             "workspace_id",
@@ -298,6 +302,7 @@ pub(crate) async fn customers(
     .await?;
     insert_rows(
         conn,
+        backend,
         "customer_search_terms",
         &["workspace_id", "term", "customer_id"],
         t_rows,
@@ -305,6 +310,7 @@ pub(crate) async fn customers(
     .await?;
     insert_rows(
         conn,
+        backend,
         "customer_tags",
         &["workspace_id", "tag", "customer_id"],
         g_rows,
@@ -312,6 +318,7 @@ pub(crate) async fn customers(
     .await?;
     insert_rows(
         conn,
+        backend,
         "timeline",
         &[
             "workspace_id",
@@ -383,7 +390,10 @@ pub(crate) async fn orders(
     }
     for (src, ext) in by_source {
         for chunk in ext.chunks(250) {
-            let mut q = Sql::new("SELECT id, external_id FROM orders WHERE workspace_id = ");
+            let mut q = Sql::for_backend(
+                "SELECT id, external_id FROM orders WHERE workspace_id = ",
+                backend,
+            );
             q.int(ws)
                 .push(" AND source_id = ")
                 .int(src)
@@ -399,7 +409,7 @@ pub(crate) async fn orders(
         .filter(|r| r.customer_id.is_none())
         .map(|r| &r.customer)
         .collect();
-    let holders = identity_holders(conn, ws, &customers).await?;
+    let holders = identity_holders(conn, backend, ws, &customers).await?;
     let mut outcomes: Vec<Option<(RowOutcome, i64)>> = vec![None; rows.len()];
     let mut fast: Vec<(usize, i64)> = Vec::new();
     let mut seen_ext: HashSet<(i64, String)> = HashSet::new();
@@ -425,6 +435,7 @@ pub(crate) async fn orders(
             fast.push((i, c));
         }
     }
+    tracing::debug!(fast = fast.len(), rows = rows.len(), "order batch");
     let ids = reserve_ids(conn, backend, "orders", fast.len()).await?;
     let (mut o_rows, mut l_rows, mut h_rows, mut tl_rows) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -509,6 +520,7 @@ pub(crate) async fn orders(
     }
     insert_rows(
         conn,
+        backend,
         "orders",
         &[
             "id",
@@ -537,6 +549,7 @@ pub(crate) async fn orders(
     .await?;
     insert_rows(
         conn,
+        backend,
         "order_lines",
         &[
             "order_id",
@@ -553,6 +566,7 @@ pub(crate) async fn orders(
     .await?;
     insert_rows(
         conn,
+        backend,
         "order_status_history",
         &["order_id", "workspace_id", "status", "at", "reason"],
         h_rows,
@@ -560,6 +574,7 @@ pub(crate) async fn orders(
     .await?;
     insert_rows(
         conn,
+        backend,
         "timeline",
         &[
             "workspace_id",
@@ -576,11 +591,9 @@ pub(crate) async fn orders(
     touched.sort();
     touched.dedup();
     for chunk in touched.chunks(1000) {
-        let mut q = Sql::new(
-            "UPDATE customers SET orders_count = (SELECT COUNT(*) FROM orders o WHERE o.customer_id = customers.id AND o.status <> 'cancelled'), \
+        let mut q = Sql::for_backend("UPDATE customers SET orders_count = (SELECT COUNT(*) FROM orders o WHERE o.customer_id = customers.id AND o.status <> 'cancelled'), \
              first_order_at = (SELECT MIN(placed_at) FROM orders o WHERE o.customer_id = customers.id AND o.status <> 'cancelled'), \
-             last_order_at = (SELECT MAX(placed_at) FROM orders o WHERE o.customer_id = customers.id AND o.status <> 'cancelled') WHERE id IN ",
-        );
+             last_order_at = (SELECT MAX(placed_at) FROM orders o WHERE o.customer_id = customers.id AND o.status <> 'cancelled') WHERE id IN ", backend);
         q.list(chunk.iter().copied());
         q.query().execute(&mut *conn).await?;
     }

@@ -22,13 +22,16 @@ use wafa_domain::customer::{conflicting_channels, merge_consents};
 use wafa_domain::{Channel, Consent, ConsentState, ErrorCode};
 
 /// Tables whose rows follow a customer through a merge.
-const MOVED_TABLES: [&str; 6] = [
+const MOVED_TABLES: [&str; 9] = [
     "identities",
     "orders",
     "carts",
     "notes",
     "events",
     "timeline",
+    "text_tags",
+    "track_events",
+    "reviews",
 ];
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

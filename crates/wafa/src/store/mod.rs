@@ -11,8 +11,10 @@
 //! a one-connection pool there, and reads through a separate pool (WAL mode lets them run
 //! alongside the writer). On PostgreSQL both pools are the same.
 
+mod apply;
 mod bulk;
 mod customers;
+mod deliveries;
 mod imports;
 mod merges;
 mod orders;
@@ -22,7 +24,11 @@ mod tenancy;
 mod texts;
 mod timeline;
 
+pub use apply::{ApplyError, CartOp, IngestOp, OrderOp, TrackCommerce, TrackOp};
 pub use customers::{CustomerFilter, UpsertOutcome};
+pub use deliveries::{
+    DeliveryRecord, IngestSource, NewDelivery, PendingDelivery, SourceStats, Stored,
+};
 pub use imports::{CustomerImportRow, ImportRecord, OrderImportRow, RowFailure, RowOutcome};
 pub use merges::{MergePreview, MergeRecord};
 pub use orders::{OrderFilter, OrderWrite, StatusUpdate};
@@ -79,6 +85,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "text_tags",
         sqlite: include_str!("migrations/sqlite/0003_text_tags.sql"),
         postgres: include_str!("migrations/postgres/0003_text_tags.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "ingestion",
+        sqlite: include_str!("migrations/sqlite/0004_ingestion.sql"),
+        postgres: include_str!("migrations/postgres/0004_ingestion.sql"),
     },
 ];
 
@@ -226,7 +238,7 @@ fn sqlite_setup(
     _meta: sqlx::pool::PoolConnectionMetadata,
 ) -> SetupFuture<'_> {
     Box::pin(async move {
-        sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-32768;")
+        sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;")
             .execute(conn)
             .await?;
         Ok(())

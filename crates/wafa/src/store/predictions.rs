@@ -125,6 +125,7 @@ impl Store {
             .collect();
         insert_rows(
             &mut tx,
+            self.backend,
             "customer_predictions",
             &[
                 "customer_id",
@@ -161,6 +162,7 @@ impl Store {
             .collect();
         insert_rows(
             &mut tx,
+            self.backend,
             "workspace_models",
             &[
                 "workspace_id",

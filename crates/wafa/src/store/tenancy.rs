@@ -546,18 +546,19 @@ impl Store {
 
     pub async fn create_source(
         &self,
-        p: &Principal,
+        workspace_id: i64,
+        actor: &str,
         platform: &str,
         name: &str,
     ) -> AppResult<SourceRecord> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
         let id: i64 = sqlx::query("INSERT INTO sources (workspace_id, platform, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(p.workspace_id).bind(platform).bind(name).bind(now).fetch_one(&mut *tx).await?.get("id");
+            .bind(workspace_id).bind(platform).bind(name).bind(now).fetch_one(&mut *tx).await?.get("id");
         audit(
             &mut tx,
-            p.workspace_id,
-            &p.actor,
+            workspace_id,
+            actor,
             "source.create",
             "source",
             Some(id),

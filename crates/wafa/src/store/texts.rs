@@ -19,7 +19,7 @@ pub(crate) async fn tag_text(
     text: &str,
 ) -> AppResult<()> {
     let tags = wafa_text::tagger().tag(text);
-    let v = serde_json::to_value(&tags).unwrap_or_default();
+    let v = serde_json::to_value(tags).unwrap_or_default();
     let s = |p: &str| {
         v.pointer(p)
             .and_then(|x| x.as_str())

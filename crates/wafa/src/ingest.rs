@@ -1,0 +1,300 @@
+//! Ingestion: turning stored deliveries (store webhooks, event batches) into Wafa data.
+//!
+//! The HTTP side (`http/ingest.rs`) only verifies and stores; everything here runs in the
+//! background processor, from the stored body, so it can be retried, replayed and recovered
+//! after a crash. Platform payloads are mapped by `wafa_ingest::webhooks` (pure); this module
+//! validates the mapped inputs (dropping an unparseable phone or email instead of losing the
+//! order) and hands platform-neutral operations to the store.
+
+use crate::error::AppError;
+use crate::store::{ApplyError, CartOp, IngestOp, OrderOp, PendingDelivery, Store};
+use crate::validate::{self, ValidCustomer};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use wafa_domain::{Currency, Region};
+use wafa_ingest::webhooks::{self, Change, MapContext, Platform};
+use wafa_model::{CustomerInput, ProductInput};
+
+/// Deliveries are retried this many times (with growing delays) before they are dead-lettered.
+pub const MAX_ATTEMPTS: i64 = 8;
+
+/// Validate a customer from a platform, dropping identities that do not parse (a store's
+/// `555-555-SHIP` phone must not cost us the order).
+pub fn lenient_customer(
+    input: &CustomerInput,
+    region: Region,
+    now: i64,
+) -> Result<ValidCustomer, AppError> {
+    match validate::customer(input, region, now) {
+        Ok(v) => Ok(v),
+        Err(_) => {
+            let mut c = input.clone();
+            if c.email
+                .as_deref()
+                .map(|e| wafa_domain::Email::parse(e).is_err())
+                .unwrap_or(false)
+            {
+                c.email = None;
+            }
+            if c.phone
+                .as_deref()
+                .map(|p| wafa_domain::Phone::parse(p, region).is_err())
+                .unwrap_or(false)
+            {
+                c.phone = None;
+            }
+            c.identities
+                .retain(|i| validate::identity(i, region).is_ok());
+            c.birthday = c.birthday.filter(|b| validate::birthday(Some(b)).is_ok());
+            c.language = c.language.filter(|l| validate::language(Some(l)).is_ok());
+            c.country = c.country.filter(|l| validate::country(Some(l)).is_ok());
+            c.gender = c.gender.filter(|l| validate::gender(Some(l)).is_ok());
+            validate::customer(&c, region, now)
+        }
+    }
+}
+
+fn products(list: &[Option<ProductInput>]) -> Vec<Option<ProductInput>> {
+    list.iter()
+        .map(|p| {
+            p.as_ref()
+                .and_then(|p| validate::product(p).ok().map(|(_, v)| v))
+        })
+        .collect()
+}
+
+/// Mapped changes → validated operations.
+pub fn ops_from_changes(
+    changes: Vec<Change>,
+    region: Region,
+    now: i64,
+) -> Result<Vec<IngestOp>, AppError> {
+    let mut ops = Vec::with_capacity(changes.len());
+    for ch in changes {
+        ops.push(match ch {
+            Change::UpsertCustomer { customer, .. } => {
+                IngestOp::Customer(lenient_customer(&customer, region, now)?)
+            }
+            Change::UpsertOrder(o) => {
+                let mut order = validate::order(&o.order, now)?;
+                order.refunded_minor = o.refunded_minor;
+                order.return_reason = o.return_reason.clone();
+                IngestOp::Order(Box::new(OrderOp {
+                    customer: lenient_customer(&o.customer, region, now)?,
+                    order,
+                    products: products(&o.line_products),
+                    history: o.history.iter().map(|h| (h.status, h.at)).collect(),
+                    source_updated_at: o.updated_at,
+                }))
+            }
+            Change::OrderStatus {
+                order_external_id,
+                status,
+                at,
+                reason,
+                return_reason,
+            } => IngestOp::Status {
+                order_external_id,
+                status,
+                at,
+                reason,
+                return_reason,
+            },
+            Change::OrderDeleted {
+                order_external_id,
+                at,
+            } => IngestOp::OrderDeleted {
+                order_external_id,
+                at: at.unwrap_or(now),
+            },
+            Change::Refund {
+                order_external_id,
+                refund_external_id,
+                amount_minor,
+                at,
+                reason,
+                ..
+            } => IngestOp::Refund {
+                order_external_id,
+                refund_key: refund_external_id,
+                amount_minor,
+                at,
+                reason,
+            },
+            Change::UpsertCart {
+                customer,
+                cart,
+                line_products,
+            } => {
+                let currency = Currency::parse(&cart.currency)?;
+                let lines = validate::order_lines(&cart.lines)?;
+                let at =
+                    validate::timestamp("updated_at", cart.updated_at.as_deref())?.unwrap_or(now);
+                let customer = customer
+                    .as_ref()
+                    .map(|c| lenient_customer(c, region, now))
+                    .transpose()?;
+                IngestOp::Cart(Box::new(CartOp {
+                    customer,
+                    cart,
+                    currency,
+                    lines,
+                    products: products(&line_products),
+                    at,
+                }))
+            }
+            Change::CartConverted {
+                cart_external_id, ..
+            } => IngestOp::CartConverted { cart_external_id },
+            Change::Review {
+                customer,
+                product_external_id,
+                order_external_id,
+                rating,
+                text,
+                at,
+            } => {
+                let content_key = format!(
+                    "{}|{}|{}|{}",
+                    customer
+                        .as_ref()
+                        .and_then(|c| c.email.clone())
+                        .unwrap_or_default(),
+                    product_external_id.clone().unwrap_or_default(),
+                    order_external_id.clone().unwrap_or_default(),
+                    at
+                );
+                IngestOp::Review {
+                    customer: customer
+                        .as_ref()
+                        .map(|c| lenient_customer(c, region, now))
+                        .transpose()?,
+                    product_external_id,
+                    order_external_id,
+                    rating: rating as i64,
+                    text: validate::text("text", text.as_deref(), 10_000)?,
+                    at,
+                    content_key,
+                }
+            }
+            Change::Event {
+                customer,
+                name,
+                properties,
+                at,
+            } => IngestOp::Event {
+                customer: lenient_customer(&customer, region, now)?,
+                name,
+                properties,
+                at,
+            },
+        });
+    }
+    Ok(ops)
+}
+
+/// Why a delivery could not be turned into operations: (code, message).
+type Refusal = (String, String);
+
+async fn ops_for(store: &Store, d: &PendingDelivery) -> Result<Vec<IngestOp>, Refusal> {
+    let source = store
+        .ingest_source(d.source_id)
+        .await
+        .map_err(|e| ("internal".to_owned(), e.to_string()))?
+        .ok_or_else(|| {
+            (
+                "source_gone".to_owned(),
+                "the source was deleted".to_owned(),
+            )
+        })?;
+    let now = crate::store::now_ms();
+    if d.platform == "events" {
+        return crate::segment::ops_for_batch(
+            &d.body,
+            source.id,
+            source.region,
+            &source.default_currency,
+            now,
+        )
+        .map_err(|e| (e.code.as_str().to_owned(), e.detail));
+    }
+    let platform = Platform::parse(&d.platform).ok_or_else(|| {
+        (
+            "unknown_platform".to_owned(),
+            format!("platform {}", d.platform),
+        )
+    })?;
+    let ctx = MapContext {
+        source_id: Some(source.id),
+        default_currency: Some(source.default_currency.clone()),
+    };
+    let changes = webhooks::map(platform, &d.topic, &d.body, &ctx)
+        .map_err(|e| (e.code.as_str().to_owned(), e.message))?;
+    ops_from_changes(changes, source.region, now)
+        .map_err(|e| (e.code.as_str().to_owned(), format!("{e}")))
+}
+
+/// Process every due delivery once. Returns how many were handled.
+pub async fn process_due(store: &Store) -> Result<usize, AppError> {
+    let mut handled = 0;
+    loop {
+        let due = store.due_deliveries(200).await?;
+        if due.is_empty() {
+            return Ok(handled);
+        }
+        for d in &due {
+            handled += 1;
+            let ops = match ops_for(store, d).await {
+                Ok(ops) => ops,
+                Err((code, msg)) => {
+                    store.fail_delivery(d.id, &code, &msg).await?;
+                    continue;
+                }
+            };
+            match store
+                .apply_delivery(d.id, d.workspace_id, d.source_id, &ops)
+                .await
+            {
+                Ok(()) => {}
+                Err(ApplyError::Retry(why)) if d.attempts + 1 < MAX_ATTEMPTS => {
+                    // 1 s, 2 s, 4 s … about 4 minutes in all.
+                    store
+                        .retry_delivery(d.id, "waiting", &why, 1000 << d.attempts.min(10))
+                        .await?;
+                }
+                Err(ApplyError::Retry(why)) => store.fail_delivery(d.id, "gave_up", &why).await?,
+                Err(ApplyError::Fail(e)) if e.code == wafa_domain::ErrorCode::Unavailable => {
+                    return Err(e)
+                }
+                Err(ApplyError::Fail(e)) => {
+                    store
+                        .fail_delivery(d.id, e.code.as_str(), &e.to_string())
+                        .await?
+                }
+            }
+        }
+        if due.len() < 200 {
+            return Ok(handled);
+        }
+    }
+}
+
+/// Run the processor: at start (crash recovery), whenever notified, and every second for
+/// retries that come due.
+pub fn spawn_processor(store: Store) -> Arc<Notify> {
+    let notify = Arc::new(Notify::new());
+    let n = notify.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = process_due(&store).await {
+                tracing::warn!(error = %e, "delivery processing paused");
+            }
+            tokio::select! {
+                _ = n.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    });
+    notify
+}

@@ -1,0 +1,844 @@
+//! Applying what a delivery says (platform-neutral operations) in one transaction, together
+//! with marking the delivery processed: its effects and its "done" mark commit or vanish
+//! together, so a crash never applies a delivery twice or half.
+//!
+//! Platforms deliver out of order. Orders are reconciled rather than overwritten: statuses
+//! only move forward by [`OrderStatus::rank`] (every status seen is kept in the history, in
+//! its own time), refunds only grow, and a delivery older than what is stored (by the
+//! platform's own `updated_at`) does not overwrite totals or lines. A status or refund for an
+//! order not received yet asks for a retry.
+
+use super::customers::{live_customer, upsert_customer_mode, UpsertMode};
+use super::orders::{insert_order, refresh_customer_stats, upsert_cart_tx, upsert_product_tx};
+use super::timeline::{insert_timeline, TimelineWrite};
+use super::{now_ms, Store};
+use crate::error::AppError;
+use crate::validate::{ValidCustomer, ValidLine, ValidOrder};
+use serde_json::{json, Map, Value};
+use sqlx::{AnyConnection, Row};
+use wafa_domain::{Currency, OrderStatus};
+use wafa_model::{CartInput, ProductInput};
+
+pub struct OrderOp {
+    pub customer: ValidCustomer,
+    /// `customer_id` is filled in here; `source_id` and `external_id` must be set.
+    pub order: ValidOrder,
+    /// Parallel to `order.lines`.
+    pub products: Vec<Option<ProductInput>>,
+    /// Every status the payload shows, oldest first.
+    pub history: Vec<(OrderStatus, i64)>,
+    pub source_updated_at: Option<i64>,
+}
+
+pub struct CartOp {
+    pub customer: Option<ValidCustomer>,
+    pub cart: CartInput,
+    pub currency: Currency,
+    pub lines: Vec<ValidLine>,
+    pub products: Vec<Option<ProductInput>>,
+    pub at: i64,
+}
+
+/// What an e-commerce event (Segment spec) does besides being recorded.
+pub enum TrackCommerce {
+    Order {
+        order: ValidOrder,
+        products: Vec<Option<ProductInput>>,
+        cart_external_id: Option<String>,
+    },
+    Refund {
+        order_external_id: String,
+        amount_minor: Option<i64>,
+    },
+    Cancel {
+        order_external_id: String,
+    },
+    Cart {
+        cart_external_id: String,
+        currency: Currency,
+        lines: Vec<ValidLine>,
+        products: Vec<Option<ProductInput>>,
+        replace: bool,
+        remove: bool,
+        checkout_url: Option<String>,
+    },
+}
+
+/// One Segment-spec message.
+pub struct TrackOp {
+    pub message_id: String,
+    /// identify, track, page, screen, alias, group.
+    pub kind: String,
+    pub name: Option<String>,
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    /// The identities and traits the message carries.
+    pub customer: ValidCustomer,
+    pub properties: Map<String, Value>,
+    pub at: i64,
+    pub previous_id: Option<String>,
+    /// For `group`: the company name.
+    pub group: Option<String>,
+    pub commerce: Option<TrackCommerce>,
+}
+
+/// One thing to apply. Inputs are validated before they get here.
+pub enum IngestOp {
+    Track(Box<TrackOp>),
+    Customer(ValidCustomer),
+    Order(Box<OrderOp>),
+    Status {
+        order_external_id: String,
+        status: OrderStatus,
+        at: i64,
+        reason: Option<String>,
+        return_reason: Option<String>,
+    },
+    OrderDeleted {
+        order_external_id: String,
+        at: i64,
+    },
+    Refund {
+        order_external_id: String,
+        refund_key: Option<String>,
+        amount_minor: i64,
+        at: i64,
+        reason: Option<String>,
+    },
+    Cart(Box<CartOp>),
+    CartConverted {
+        cart_external_id: String,
+    },
+    Review {
+        customer: Option<ValidCustomer>,
+        product_external_id: Option<String>,
+        order_external_id: Option<String>,
+        rating: i64,
+        text: Option<String>,
+        at: i64,
+        content_key: String,
+    },
+    Event {
+        customer: ValidCustomer,
+        name: String,
+        properties: Map<String, Value>,
+        at: i64,
+    },
+}
+
+/// Why a delivery was not applied.
+#[derive(Debug)]
+pub enum ApplyError {
+    /// Something it refers to has not arrived yet: try again later.
+    Retry(String),
+    /// It cannot be applied as it is (dead letter).
+    Fail(AppError),
+}
+
+impl From<AppError> for ApplyError {
+    fn from(e: AppError) -> Self {
+        ApplyError::Fail(e)
+    }
+}
+
+impl From<sqlx::Error> for ApplyError {
+    fn from(e: sqlx::Error) -> Self {
+        ApplyError::Fail(e.into())
+    }
+}
+
+const MODE: UpsertMode = UpsertMode {
+    loose: true,
+    quiet: true,
+};
+
+struct StoredOrder {
+    id: i64,
+    customer_id: i64,
+    status: OrderStatus,
+    total_minor: i64,
+    refunded_minor: i64,
+    source_updated_at: Option<i64>,
+    number: Option<String>,
+    currency: String,
+}
+
+async fn find_order(
+    conn: &mut AnyConnection,
+    ws: i64,
+    source_id: i64,
+    external_id: &str,
+) -> Result<Option<StoredOrder>, ApplyError> {
+    let r = sqlx::query("SELECT id, customer_id, status, total_minor, refunded_minor, source_updated_at, number, currency FROM orders WHERE workspace_id = $1 AND source_id = $2 AND external_id = $3")
+        .bind(ws)
+        .bind(source_id)
+        .bind(external_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(r.map(|r| StoredOrder {
+        id: r.get("id"),
+        customer_id: r.get("customer_id"),
+        status: OrderStatus::parse(&r.get::<String, _>("status")).unwrap_or(OrderStatus::Placed),
+        total_minor: r.get("total_minor"),
+        refunded_minor: r.get("refunded_minor"),
+        source_updated_at: r.get("source_updated_at"),
+        number: r.get("number"),
+        currency: r.get("currency"),
+    }))
+}
+
+async fn product_ids(
+    conn: &mut AnyConnection,
+    ws: i64,
+    actor: &str,
+    products: &[Option<ProductInput>],
+) -> Result<Vec<Option<i64>>, ApplyError> {
+    let mut out = Vec::with_capacity(products.len());
+    for p in products {
+        out.push(match p {
+            Some(p) => Some(upsert_product_tx(conn, ws, actor, p).await?.0),
+            None => None,
+        });
+    }
+    Ok(out)
+}
+
+/// Record the statuses the order has not had yet; move it to the furthest one.
+async fn advance(
+    conn: &mut AnyConnection,
+    ws: i64,
+    o: &StoredOrder,
+    seen: &[(OrderStatus, i64, Option<String>)],
+    return_reason: Option<&str>,
+) -> Result<OrderStatus, ApplyError> {
+    let had: Vec<String> =
+        sqlx::query("SELECT status FROM order_status_history WHERE order_id = $1")
+            .bind(o.id)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.get("status"))
+            .collect();
+    let mut status = o.status;
+    let label = o.number.clone().unwrap_or_else(|| format!("#{}", o.id));
+    for (s, at, reason) in seen {
+        if had.iter().any(|h| h == s.as_str()) {
+            continue;
+        }
+        sqlx::query("INSERT INTO order_status_history (order_id, workspace_id, status, at, reason) VALUES ($1, $2, $3, $4, $5)").bind(o.id).bind(ws).bind(s.as_str()).bind(*at).bind(reason).execute(&mut *conn).await?;
+        insert_timeline(
+            conn,
+            &TimelineWrite {
+                workspace_id: ws,
+                customer_id: o.customer_id,
+                occurred_at: *at,
+                kind: "order_status",
+                ref_id: Some(o.id),
+                summary: format!("Order {label} {}", s.as_str()),
+                data: json!({"order_id": o.id, "status": s.as_str(), "reason": reason}),
+            },
+        )
+        .await?;
+        if s.rank() > status.rank() {
+            status = *s;
+        }
+    }
+    let refunded = if status == OrderStatus::Refunded {
+        o.total_minor
+    } else {
+        o.refunded_minor
+    };
+    sqlx::query("UPDATE orders SET status = $2, refunded_minor = $3, return_reason = COALESCE($4, return_reason), updated_at = $5 WHERE id = $1")
+        .bind(o.id)
+        .bind(status.as_str())
+        .bind(refunded)
+        .bind(return_reason)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
+    Ok(status)
+}
+
+async fn apply_order(
+    conn: &mut AnyConnection,
+    ws: i64,
+    actor: &str,
+    op: &OrderOp,
+    customer_id: Option<i64>,
+) -> Result<(), ApplyError> {
+    let ext = op.order.external_id.clone().ok_or_else(|| {
+        ApplyError::Fail(AppError::validation(
+            "external_id",
+            "an order from a store needs its id",
+        ))
+    })?;
+    let pids = product_ids(conn, ws, actor, &op.products).await?;
+    let mut order = op.order.clone();
+    for (line, pid) in order.lines.iter_mut().zip(&pids) {
+        if pid.is_some() {
+            line.product_id = *pid;
+        }
+    }
+    let seen: Vec<(OrderStatus, i64, Option<String>)> = op
+        .history
+        .iter()
+        .map(|(s, at)| {
+            (
+                *s,
+                *at,
+                if *s == OrderStatus::Returned {
+                    op.order.return_reason.clone()
+                } else {
+                    None
+                },
+            )
+        })
+        .collect();
+    match find_order(conn, ws, order.source_id, &ext).await? {
+        None => {
+            order.customer_id = match customer_id {
+                Some(c) => c,
+                None => {
+                    upsert_customer_mode(conn, ws, actor, &op.customer, MODE)
+                        .await?
+                        .customer_id
+                }
+            };
+            let w = insert_order(conn, ws, actor, &order, Some(&seen), true).await?;
+            sqlx::query("UPDATE orders SET source_updated_at = $2 WHERE id = $1")
+                .bind(w.id())
+                .bind(op.source_updated_at)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Some(stored) => {
+            let newer = match (op.source_updated_at, stored.source_updated_at) {
+                (Some(new), Some(old)) => new >= old,
+                _ => true,
+            };
+            if newer {
+                sqlx::query("UPDATE orders SET number = COALESCE($2, number), payment_method = $3, subtotal_minor = $4, discount_minor = $5, shipping_minor = $6, tax_minor = $7, total_minor = $8, refunded_minor = $9, city = COALESCE($10, city), source_updated_at = $11 WHERE id = $1")
+                    .bind(stored.id)
+                    .bind(&order.number)
+                    .bind(order.payment_method.as_str())
+                    .bind(order.subtotal_minor)
+                    .bind(order.discount_minor)
+                    .bind(order.shipping_minor)
+                    .bind(order.tax_minor)
+                    .bind(order.total_minor)
+                    .bind(order.refunded_minor.max(stored.refunded_minor).min(order.total_minor))
+                    .bind(&order.city)
+                    .bind(op.source_updated_at)
+                    .execute(&mut *conn)
+                    .await?;
+                if !order.lines.is_empty() {
+                    sqlx::query("DELETE FROM order_lines WHERE order_id = $1")
+                        .bind(stored.id)
+                        .execute(&mut *conn)
+                        .await?;
+                    for l in &order.lines {
+                        sqlx::query("INSERT INTO order_lines (order_id, workspace_id, product_id, sku, title, quantity, unit_price_minor, total_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                            .bind(stored.id)
+                            .bind(ws)
+                            .bind(l.product_id)
+                            .bind(&l.sku)
+                            .bind(&l.title)
+                            .bind(l.quantity)
+                            .bind(l.unit_price_minor)
+                            .bind(l.total_minor)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                }
+            }
+            let fresh = find_order(conn, ws, order.source_id, &ext)
+                .await?
+                .ok_or_else(|| ApplyError::Retry("order vanished".into()))?;
+            advance(conn, ws, &fresh, &seen, op.order.return_reason.as_deref()).await?;
+            refresh_customer_stats(conn, stored.customer_id).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn apply(
+    conn: &mut AnyConnection,
+    ws: i64,
+    source_id: i64,
+    actor: &str,
+    op: &IngestOp,
+) -> Result<(), ApplyError> {
+    match op {
+        IngestOp::Customer(c) => {
+            upsert_customer_mode(conn, ws, actor, c, MODE).await?;
+        }
+        IngestOp::Order(o) => apply_order(conn, ws, actor, o, None).await?,
+        IngestOp::Track(t) => apply_track(conn, ws, source_id, actor, t).await?,
+        IngestOp::Status {
+            order_external_id,
+            status,
+            at,
+            reason,
+            return_reason,
+        } => {
+            let o = find_order(conn, ws, source_id, order_external_id)
+                .await?
+                .ok_or_else(|| {
+                    ApplyError::Retry(format!("order {order_external_id} not received yet"))
+                })?;
+            let rr = if *status == OrderStatus::Returned {
+                return_reason.clone()
+            } else {
+                None
+            };
+            advance(
+                conn,
+                ws,
+                &o,
+                &[(*status, *at, reason.clone().or(rr.clone()))],
+                rr.as_deref(),
+            )
+            .await?;
+            refresh_customer_stats(conn, o.customer_id).await?;
+        }
+        IngestOp::OrderDeleted {
+            order_external_id,
+            at,
+        } => {
+            if let Some(o) = find_order(conn, ws, source_id, order_external_id).await? {
+                if o.status.can_move_to(OrderStatus::Cancelled) {
+                    advance(
+                        conn,
+                        ws,
+                        &o,
+                        &[(
+                            OrderStatus::Cancelled,
+                            *at,
+                            Some("deleted at the store".into()),
+                        )],
+                        None,
+                    )
+                    .await?;
+                    refresh_customer_stats(conn, o.customer_id).await?;
+                }
+            }
+        }
+        IngestOp::Refund {
+            order_external_id,
+            refund_key,
+            amount_minor,
+            at,
+            reason,
+        } => {
+            let o = find_order(conn, ws, source_id, order_external_id)
+                .await?
+                .ok_or_else(|| {
+                    ApplyError::Retry(format!("order {order_external_id} not received yet"))
+                })?;
+            if let Some(k) = refund_key {
+                let fresh = sqlx::query("INSERT INTO applied_refunds (source_id, refund_key) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING refund_key")
+                    .bind(source_id)
+                    .bind(k)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                if fresh.is_none() {
+                    return Ok(());
+                }
+            }
+            let refunded = (o.refunded_minor + amount_minor.max(&0)).min(o.total_minor);
+            sqlx::query("UPDATE orders SET refunded_minor = $2, updated_at = $3 WHERE id = $1")
+                .bind(o.id)
+                .bind(refunded)
+                .bind(now_ms())
+                .execute(&mut *conn)
+                .await?;
+            let cur = Currency::parse(&o.currency).ok();
+            let amount = cur
+                .map(|c| format!("{} {}", c.format_amount(*amount_minor), c.code()))
+                .unwrap_or_default();
+            insert_timeline(
+                conn,
+                &TimelineWrite {
+                    workspace_id: ws,
+                    customer_id: o.customer_id,
+                    occurred_at: *at,
+                    kind: "refund",
+                    ref_id: Some(o.id),
+                    summary: format!(
+                        "Refund of {amount} on order {}",
+                        o.number.clone().unwrap_or_else(|| format!("#{}", o.id))
+                    ),
+                    data: json!({"order_id": o.id, "amount_minor": amount_minor, "reason": reason}),
+                },
+            )
+            .await?;
+            if refunded >= o.total_minor && o.total_minor > 0 {
+                let o = find_order(conn, ws, source_id, order_external_id)
+                    .await?
+                    .ok_or_else(|| ApplyError::Retry("order vanished".into()))?;
+                advance(
+                    conn,
+                    ws,
+                    &o,
+                    &[(OrderStatus::Refunded, *at, reason.clone())],
+                    None,
+                )
+                .await?;
+            }
+            refresh_customer_stats(conn, o.customer_id).await?;
+        }
+        IngestOp::Cart(c) => {
+            let mut cart = c.cart.clone();
+            if let Some(cust) = &c.customer {
+                if !cust.identities.is_empty() {
+                    cart.customer_id = Some(
+                        upsert_customer_mode(conn, ws, actor, cust, MODE)
+                            .await?
+                            .customer_id,
+                    );
+                }
+            }
+            let pids = product_ids(conn, ws, actor, &c.products).await?;
+            let mut lines = c.lines.clone();
+            for (l, pid) in lines.iter_mut().zip(&pids) {
+                if pid.is_some() {
+                    l.product_id = *pid;
+                }
+            }
+            cart.source_id = Some(source_id);
+            upsert_cart_tx(conn, ws, actor, &cart, c.currency, &lines, c.at).await?;
+        }
+        IngestOp::CartConverted { cart_external_id } => {
+            sqlx::query("UPDATE carts SET status = 'converted', updated_at = $4 WHERE workspace_id = $1 AND source_id = $2 AND external_id = $3")
+                .bind(ws)
+                .bind(source_id)
+                .bind(cart_external_id)
+                .bind(now_ms())
+                .execute(&mut *conn)
+                .await?;
+        }
+        IngestOp::Review {
+            customer,
+            product_external_id,
+            order_external_id,
+            rating,
+            text,
+            at,
+            content_key,
+        } => {
+            let cid = match customer {
+                Some(c) if !c.identities.is_empty() => Some(
+                    upsert_customer_mode(conn, ws, actor, c, MODE)
+                        .await?
+                        .customer_id,
+                ),
+                _ => None,
+            };
+            let r = sqlx::query("INSERT INTO reviews (workspace_id, source_id, customer_id, product_external_id, order_external_id, rating, body, at, content_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (source_id, content_key) DO NOTHING RETURNING id")
+                .bind(ws)
+                .bind(source_id)
+                .bind(cid)
+                .bind(product_external_id)
+                .bind(order_external_id)
+                .bind(*rating)
+                .bind(text)
+                .bind(*at)
+                .bind(content_key)
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let (Some(r), Some(cid)) = (r, cid) {
+                let id: i64 = r.get("id");
+                if let Some(t) = text {
+                    super::texts::tag_text(conn, ws, cid, "review", Some(id), *at, t).await?;
+                }
+                insert_timeline(
+                    conn,
+                    &TimelineWrite {
+                        workspace_id: ws,
+                        customer_id: cid,
+                        occurred_at: *at,
+                        kind: "review",
+                        ref_id: Some(id),
+                        summary: format!(
+                            "Review {}/5{}",
+                            rating,
+                            text.as_deref()
+                                .map(|t| format!(": {}", t.chars().take(120).collect::<String>()))
+                                .unwrap_or_default()
+                        ),
+                        data: json!({"rating": rating, "product_external_id": product_external_id}),
+                    },
+                )
+                .await?;
+            }
+        }
+        IngestOp::Event {
+            customer,
+            name,
+            properties,
+            at,
+        } => {
+            let cid = upsert_customer_mode(conn, ws, actor, customer, MODE)
+                .await?
+                .customer_id;
+            live_customer(conn, ws, cid).await?;
+            let id: i64 = sqlx::query("INSERT INTO events (workspace_id, customer_id, name, properties, occurred_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+                .bind(ws)
+                .bind(cid)
+                .bind(name)
+                .bind(Value::Object(properties.clone()).to_string())
+                .bind(*at)
+                .bind(now_ms())
+                .fetch_one(&mut *conn)
+                .await?
+                .get("id");
+            insert_timeline(
+                conn,
+                &TimelineWrite {
+                    workspace_id: ws,
+                    customer_id: cid,
+                    occurred_at: *at,
+                    kind: "event",
+                    ref_id: Some(id),
+                    summary: name.clone(),
+                    data: json!({"name": name, "properties": properties}),
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Record a Segment message, resolve its customer (user id, or an anonymous id seen with one
+/// before), link earlier anonymous events once identified, and apply its commerce meaning.
+async fn apply_track(
+    conn: &mut AnyConnection,
+    ws: i64,
+    source_id: i64,
+    actor: &str,
+    t: &TrackOp,
+) -> Result<(), ApplyError> {
+    let inserted = sqlx::query(
+        "INSERT INTO track_events (workspace_id, source_id, message_id, type, name, user_id, anonymous_id, properties, occurred_at, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING id",
+    )
+    .bind(ws)
+    .bind(source_id)
+    .bind(&t.message_id)
+    .bind(&t.kind)
+    .bind(&t.name)
+    .bind(&t.user_id)
+    .bind(&t.anonymous_id)
+    .bind(Value::Object(t.properties.clone()).to_string())
+    .bind(t.at)
+    .bind(now_ms())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = inserted else {
+        return Ok(()); // the same messageId again: already applied
+    };
+    let event_id: i64 = row.get("id");
+    let mut cid = None;
+    if t.user_id.is_some() || (t.kind == "identify" && !t.customer.identities.is_empty()) {
+        cid = Some(
+            upsert_customer_mode(conn, ws, actor, &t.customer, MODE)
+                .await?
+                .customer_id,
+        );
+    } else if let Some(anon) = &t.anonymous_id {
+        cid = sqlx::query("SELECT customer_id FROM track_events WHERE workspace_id = $1 AND anonymous_id = $2 AND customer_id IS NOT NULL LIMIT 1")
+            .bind(ws)
+            .bind(anon)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| r.get::<i64, _>("customer_id"));
+    }
+    if let Some(c) = cid {
+        sqlx::query("UPDATE track_events SET customer_id = $2 WHERE id = $1")
+            .bind(event_id)
+            .bind(c)
+            .execute(&mut *conn)
+            .await?;
+        if let Some(anon) = &t.anonymous_id {
+            sqlx::query("UPDATE track_events SET customer_id = $3 WHERE workspace_id = $1 AND anonymous_id = $2 AND customer_id IS NULL").bind(ws).bind(anon).bind(c).execute(&mut *conn).await?;
+        }
+        if t.kind == "track" || t.kind == "identify" {
+            let summary = t.name.clone().unwrap_or_else(|| "Identified".into());
+            insert_timeline(
+                conn,
+                &TimelineWrite {
+                    workspace_id: ws,
+                    customer_id: c,
+                    occurred_at: t.at,
+                    kind: "event",
+                    ref_id: Some(event_id),
+                    summary,
+                    data: json!({"type": t.kind, "properties": t.properties}),
+                },
+            )
+            .await?;
+        }
+        if let Some(prev) = &t.previous_id {
+            let owned = sqlx::query("SELECT customer_id FROM identities WHERE workspace_id = $1 AND kind = 'external' AND source_id = $2 AND value = $3").bind(ws).bind(source_id).bind(prev).fetch_optional(&mut *conn).await?;
+            if owned.is_none() {
+                sqlx::query("INSERT INTO identities (workspace_id, customer_id, kind, value, source_id, verified, created_at) VALUES ($1, $2, 'external', $3, $4, 1, $5)").bind(ws).bind(c).bind(prev).bind(source_id).bind(now_ms()).execute(&mut *conn).await?;
+            }
+        }
+        if let Some(name) = &t.group {
+            let company = super::imports::company_id(conn, ws, name).await?;
+            sqlx::query("UPDATE customers SET company_id = $2, updated_at = $3 WHERE id = $1")
+                .bind(c)
+                .bind(company)
+                .bind(now_ms())
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    match &t.commerce {
+        None => {}
+        Some(TrackCommerce::Order {
+            order,
+            products,
+            cart_external_id,
+        }) => {
+            let op = OrderOp {
+                customer: t.customer.clone(),
+                order: order.clone(),
+                products: products.clone(),
+                history: vec![(order.status, order.placed_at)],
+                source_updated_at: None,
+            };
+            apply_order(conn, ws, actor, &op, cid).await?;
+            if let Some(cart) = cart_external_id {
+                sqlx::query("UPDATE carts SET status = 'converted', updated_at = $4 WHERE workspace_id = $1 AND source_id = $2 AND external_id = $3").bind(ws).bind(source_id).bind(cart).bind(now_ms()).execute(&mut *conn).await?;
+            }
+        }
+        Some(TrackCommerce::Refund {
+            order_external_id,
+            amount_minor,
+        }) => {
+            let o = find_order(conn, ws, source_id, order_external_id)
+                .await?
+                .ok_or_else(|| {
+                    ApplyError::Retry(format!("order {order_external_id} not received yet"))
+                })?;
+            let amount = amount_minor.unwrap_or(o.total_minor - o.refunded_minor);
+            Box::pin(apply(
+                conn,
+                ws,
+                source_id,
+                actor,
+                &IngestOp::Refund {
+                    order_external_id: order_external_id.clone(),
+                    refund_key: Some(t.message_id.clone()),
+                    amount_minor: amount,
+                    at: t.at,
+                    reason: None,
+                },
+            ))
+            .await?;
+        }
+        Some(TrackCommerce::Cancel { order_external_id }) => {
+            Box::pin(apply(
+                conn,
+                ws,
+                source_id,
+                actor,
+                &IngestOp::Status {
+                    order_external_id: order_external_id.clone(),
+                    status: OrderStatus::Cancelled,
+                    at: t.at,
+                    reason: None,
+                    return_reason: None,
+                },
+            ))
+            .await?;
+        }
+        Some(TrackCommerce::Cart {
+            cart_external_id,
+            currency,
+            lines,
+            products,
+            replace,
+            remove,
+            checkout_url,
+        }) => {
+            let pids = product_ids(conn, ws, actor, products).await?;
+            let mut incoming = lines.clone();
+            for (l, pid) in incoming.iter_mut().zip(&pids) {
+                if pid.is_some() {
+                    l.product_id = *pid;
+                }
+            }
+            let existing: Vec<wafa_model::OrderLine> = sqlx::query("SELECT lines FROM carts WHERE workspace_id = $1 AND source_id = $2 AND external_id = $3")
+                .bind(ws)
+                .bind(source_id)
+                .bind(cart_external_id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|r| super::json_col(&r, "lines"))
+                .unwrap_or_default();
+            let same = |a: &ValidLine, b: &wafa_model::OrderLine| {
+                (a.product_id.is_some() && a.product_id == b.product_id)
+                    || (a.sku.is_some() && a.sku == b.sku)
+                    || a.title == b.title
+            };
+            let mut merged: Vec<ValidLine> = if *replace {
+                incoming.clone()
+            } else {
+                existing
+                    .iter()
+                    .filter(|e| !incoming.iter().any(|i| same(i, e)))
+                    .map(|e| ValidLine {
+                        product_id: e.product_id,
+                        sku: e.sku.clone(),
+                        title: e.title.clone(),
+                        quantity: e.quantity,
+                        unit_price_minor: e.unit_price_minor,
+                        total_minor: e.total_minor,
+                    })
+                    .collect()
+            };
+            if !*replace && !*remove {
+                merged.extend(incoming);
+            }
+            let cart = CartInput {
+                customer_id: cid,
+                source_id: Some(source_id),
+                external_id: Some(cart_external_id.clone()),
+                currency: currency.code().to_owned(),
+                lines: Vec::new(),
+                status: Some("open".into()),
+                checkout_url: checkout_url.clone(),
+                updated_at: None,
+            };
+            upsert_cart_tx(conn, ws, actor, &cart, *currency, &merged, t.at).await?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Apply a delivery's operations and mark it processed, atomically.
+    pub async fn apply_delivery(
+        &self,
+        delivery_id: i64,
+        workspace_id: i64,
+        source_id: i64,
+        ops: &[IngestOp],
+    ) -> Result<(), ApplyError> {
+        let actor = format!("source:{source_id}");
+        let mut tx = self.write.begin().await.map_err(ApplyError::from)?;
+        for op in ops {
+            apply(&mut tx, workspace_id, source_id, &actor, op).await?;
+        }
+        sqlx::query("UPDATE deliveries SET status = 'processed', processed_at = $2, attempts = attempts + 1, error_code = NULL, error = NULL WHERE id = $1")
+            .bind(delivery_id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
