@@ -23,4 +23,22 @@ echo "$pg_note"
 
 cargo test --workspace --locked "$@"
 
+# End-to-end tests with real third-party clients (e.g. @segment/analytics-node) against the
+# binary cargo just built. They need Node.js and the npm registry (first run only).
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  if [ ! -d e2e/node_modules ]; then
+    (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  cargo build --locked -p wafa --bin wafa
+  (cd e2e && node --test)
+  e2e_note="End-to-end tests (Node.js) RAN."
+else
+  if [ "${WAFA_REQUIRE_E2E:-0}" = "1" ]; then
+    echo "Node.js and npm are required for the end-to-end tests (WAFA_REQUIRE_E2E=1)." >&2
+    exit 1
+  fi
+  e2e_note="Node.js is not installed: the end-to-end tests were SKIPPED."
+fi
+
 echo "$pg_note"
+echo "$e2e_note"
