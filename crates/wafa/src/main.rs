@@ -155,6 +155,35 @@ enum BenchCommand {
         #[arg(long, env = "WAFA_DATABASE_URL", default_value = "bench-data/bench.db")]
         database_url: String,
     },
+    /// Events API throughput and latency (Segment batches) on SQLite.
+    Events {
+        #[arg(long, default_value_t = 20_000.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 100)]
+        batch: u64,
+        #[arg(long, default_value = "bench-data")]
+        dir: std::path::PathBuf,
+    },
+    /// Webhook acknowledge latency (signed Shopify orders) at a fixed rate.
+    Webhooks {
+        #[arg(long, default_value_t = 500.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long, default_value = "bench-data")]
+        dir: std::path::PathBuf,
+    },
+    /// kill -9 the server repeatedly while events are sent; count lost and duplicated events.
+    Crash {
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        #[arg(long, default_value_t = 8)]
+        kills: u32,
+        #[arg(long, default_value = "bench-data")]
+        dir: std::path::PathBuf,
+    },
     /// Time customer search and timeline pages on a database loaded by `bench import`.
     Query {
         #[arg(long, default_value_t = 40)]
@@ -256,6 +285,27 @@ async fn main() -> ExitCode {
             &out,
         ),
         Command::Text { jsonl } => text(jsonl),
+        Command::Bench {
+            which:
+                BenchCommand::Events {
+                    rate,
+                    seconds,
+                    batch,
+                    dir,
+                },
+        } => wafa::bench::events(&dir, rate, seconds, batch)
+            .await
+            .map_err(Into::into),
+        Command::Bench {
+            which: BenchCommand::Webhooks { rate, seconds, dir },
+        } => wafa::bench::webhooks(&dir, rate, seconds)
+            .await
+            .map_err(Into::into),
+        Command::Bench {
+            which: BenchCommand::Crash { events, kills, dir },
+        } => wafa::bench::crash(&dir, events, kills)
+            .await
+            .map_err(Into::into),
         Command::Bench {
             which:
                 BenchCommand::Import {

@@ -382,4 +382,16 @@ impl Store {
         }
         Ok(s)
     }
+
+    /// For the crash test: stored track events, distinct message ids, timeline event rows.
+    pub async fn crash_counts(&self, workspace_id: i64) -> AppResult<(i64, i64, i64)> {
+        let r = sqlx::query("SELECT COUNT(*) AS n, COUNT(DISTINCT message_id) AS d FROM track_events WHERE workspace_id = $1").bind(workspace_id).fetch_one(&self.read).await?;
+        let t = sqlx::query(
+            "SELECT COUNT(*) AS n FROM timeline WHERE workspace_id = $1 AND kind = 'event'",
+        )
+        .bind(workspace_id)
+        .fetch_one(&self.read)
+        .await?;
+        Ok((r.get("n"), r.get("d"), t.get("n")))
+    }
 }
