@@ -8,7 +8,6 @@
 //! (`upsert_customer_mode`, `insert_order`) afterwards, so the results equal writing the
 //! rows one by one in file order.
 
-use super::customers::insert_note;
 use super::imports::{CustomerImportRow, OrderImportRow, RowOutcome};
 use super::orders::implied_history;
 use super::sql::{insert_rows, Sql, Val};
@@ -332,19 +331,76 @@ pub(crate) async fn customers(
         tl_rows,
     )
     .await?;
-    for (&i, &id) in new_rows.iter().zip(&ids) {
-        if let Some(note) = &rows[i].note {
-            insert_note(
-                conn,
-                ws,
-                id,
-                note,
-                None,
-                rows[i].customer.created_at.unwrap_or(now),
-            )
-            .await?;
-        }
+    // Notes of new customers, with their text tags and timeline entries, in bulk too.
+    let with_note: Vec<(usize, i64)> = new_rows
+        .iter()
+        .zip(&ids)
+        .filter(|(i, _)| rows[**i].note.is_some())
+        .map(|(i, id)| (*i, *id))
+        .collect();
+    let note_ids = reserve_ids(conn, backend, "notes", with_note.len()).await?;
+    let (mut n_rows, mut tag_rows, mut ntl_rows) = (Vec::new(), Vec::new(), Vec::new());
+    for (&(i, cid), &nid) in with_note.iter().zip(&note_ids) {
+        let note = rows[i].note.as_deref().unwrap_or("");
+        let at = rows[i].customer.created_at.unwrap_or(now);
+        n_rows.push(vec![
+            Val::I(nid),
+            Val::I(ws),
+            Val::I(cid),
+            Val::S(note.to_owned()),
+            Val::NI(None),
+            Val::I(at),
+        ]);
+        tag_rows.push(super::texts::tag_row(ws, cid, "note", Some(nid), at, note));
+        ntl_rows.push(vec![
+            Val::I(ws),
+            Val::I(cid),
+            Val::I(at),
+            "note".into(),
+            Val::I(nid),
+            Val::S(note.chars().take(140).collect()),
+            Val::S(json!({"author_user_id": null}).to_string()),
+        ]);
     }
+    insert_rows(
+        conn,
+        backend,
+        "notes",
+        &[
+            "id",
+            "workspace_id",
+            "customer_id",
+            "body",
+            "author_user_id",
+            "created_at",
+        ],
+        n_rows,
+    )
+    .await?;
+    insert_rows(
+        conn,
+        backend,
+        "text_tags",
+        &super::texts::TAG_COLS,
+        tag_rows,
+    )
+    .await?;
+    insert_rows(
+        conn,
+        backend,
+        "timeline",
+        &[
+            "workspace_id",
+            "customer_id",
+            "occurred_at",
+            "kind",
+            "ref_id",
+            "summary",
+            "data",
+        ],
+        ntl_rows,
+    )
+    .await?;
     for (i, r) in rows.iter().enumerate() {
         if outcomes[i].is_none() {
             let mut row = CustomerImportRow {

@@ -3,11 +3,60 @@
 //! The tagging itself is `wafa_text` (pure, ~30 µs a message); it runs here so that a text
 //! and its tags are written in the same transaction and no text is ever stored untagged.
 
+use super::sql::{Sql, Val};
 use super::Store;
 use crate::error::AppResult;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 use utoipa::ToSchema;
+
+/// The `text_tags` row for a text (columns as in [`TAG_COLS`]).
+pub(crate) fn tag_row(
+    workspace_id: i64,
+    customer_id: i64,
+    kind: &str,
+    ref_id: Option<i64>,
+    at: i64,
+    text: &str,
+) -> Vec<Val> {
+    let v = serde_json::to_value(wafa_text::tagger().tag(text)).unwrap_or_default();
+    let s = |p: &str| {
+        Val::S(
+            v.pointer(p)
+                .and_then(|x| x.as_str())
+                .unwrap_or("")
+                .to_owned(),
+        )
+    };
+    let milli = |p: &str| {
+        Val::I((v.pointer(p).and_then(|x| x.as_f64()).unwrap_or(0.0) * 1000.0).round() as i64)
+    };
+    vec![
+        Val::I(workspace_id),
+        Val::I(customer_id),
+        Val::S(kind.to_owned()),
+        Val::NI(ref_id),
+        Val::I(at),
+        s("/lang"),
+        s("/sentiment/label"),
+        milli("/sentiment/score"),
+        s("/intent/label"),
+        milli("/intent/score"),
+    ]
+}
+
+pub(crate) const TAG_COLS: [&str; 10] = [
+    "workspace_id",
+    "customer_id",
+    "kind",
+    "ref_id",
+    "at",
+    "lang",
+    "sentiment",
+    "sentiment_milli",
+    "intent",
+    "intent_milli",
+];
 
 pub(crate) async fn tag_text(
     conn: &mut AnyConnection,
@@ -18,29 +67,9 @@ pub(crate) async fn tag_text(
     at: i64,
     text: &str,
 ) -> AppResult<()> {
-    let tags = wafa_text::tagger().tag(text);
-    let v = serde_json::to_value(tags).unwrap_or_default();
-    let s = |p: &str| {
-        v.pointer(p)
-            .and_then(|x| x.as_str())
-            .unwrap_or("")
-            .to_owned()
-    };
-    let milli =
-        |p: &str| (v.pointer(p).and_then(|x| x.as_f64()).unwrap_or(0.0) * 1000.0).round() as i64;
-    sqlx::query("INSERT INTO text_tags (workspace_id, customer_id, kind, ref_id, at, lang, sentiment, sentiment_milli, intent, intent_milli) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-        .bind(workspace_id)
-        .bind(customer_id)
-        .bind(kind)
-        .bind(ref_id)
-        .bind(at)
-        .bind(s("/lang"))
-        .bind(s("/sentiment/label"))
-        .bind(milli("/sentiment/score"))
-        .bind(s("/intent/label"))
-        .bind(milli("/intent/score"))
-        .execute(&mut *conn)
-        .await?;
+    let mut q = Sql::new("INSERT INTO text_tags (workspace_id, customer_id, kind, ref_id, at, lang, sentiment, sentiment_milli, intent, intent_milli) VALUES ");
+    q.list(tag_row(workspace_id, customer_id, kind, ref_id, at, text));
+    q.query().execute(&mut *conn).await?;
     Ok(())
 }
 
