@@ -77,6 +77,28 @@ impl Tally {
         self.c[0] += 1;
         self.c[4] += 1;
     }
+    /// Count a written batch's outcomes; failed rows become errors with their lines.
+    fn record(
+        &mut self,
+        lines: impl Iterator<Item = u64>,
+        outcomes: Vec<Result<(RowOutcome, i64), crate::store::RowFailure>>,
+        errors: &mut Vec<ImportRowError>,
+    ) {
+        for (line, out) in lines.zip(outcomes) {
+            match out {
+                Ok((o, _)) => self.add(o),
+                Err(f) => {
+                    self.fail();
+                    errors.push(row_error(
+                        line,
+                        f.error.code,
+                        f.error.field.clone(),
+                        f.error.detail.clone(),
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// Import a CSV file's bytes. `progress(rows_done, rows_estimate)` is called after each batch.
@@ -155,24 +177,10 @@ pub async fn import_csv(
                              tally: &mut Tally,
                              errors: &mut Vec<ImportRowError>|
                    -> AppResult<()> {
-                for (row, out) in batch.iter().zip(
-                    store
-                        .import_customers(req.workspace_id, req.actor, batch)
-                        .await?,
-                ) {
-                    match out {
-                        Ok((o, _)) => tally.add(o),
-                        Err(f) => {
-                            tally.fail();
-                            errors.push(row_error(
-                                row.line,
-                                f.error.code,
-                                f.error.field.clone(),
-                                f.error.detail.clone(),
-                            ));
-                        }
-                    }
-                }
+                let outcomes = store
+                    .import_customers(req.workspace_id, req.actor, batch)
+                    .await?;
+                tally.record(batch.iter().map(|r| r.line), outcomes, errors);
                 batch.clear();
                 progress(tally.c[0] as u64, estimate);
                 Ok(())
@@ -210,24 +218,10 @@ pub async fn import_csv(
                              tally: &mut Tally,
                              errors: &mut Vec<ImportRowError>|
                    -> AppResult<()> {
-                for (row, out) in batch.iter().zip(
-                    store
-                        .import_orders(req.workspace_id, req.actor, batch)
-                        .await?,
-                ) {
-                    match out {
-                        Ok((o, _)) => tally.add(o),
-                        Err(f) => {
-                            tally.fail();
-                            errors.push(row_error(
-                                row.line,
-                                f.error.code,
-                                f.error.field.clone(),
-                                f.error.detail.clone(),
-                            ));
-                        }
-                    }
-                }
+                let outcomes = store
+                    .import_orders(req.workspace_id, req.actor, batch)
+                    .await?;
+                tally.record(batch.iter().map(|r| r.line), outcomes, errors);
                 batch.clear();
                 progress(tally.c[0] as u64, estimate);
                 Ok(())

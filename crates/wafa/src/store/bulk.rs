@@ -19,6 +19,17 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::{HashMap, HashSet};
 use wafa_domain::{OrderStatus, PaymentMethod};
 
+/// Columns of a `timeline` row, as the bulk paths write them.
+const TIMELINE_COLS: [&str; 7] = [
+    "workspace_id",
+    "customer_id",
+    "occurred_at",
+    "kind",
+    "ref_id",
+    "summary",
+    "data",
+];
+
 type Key = (&'static str, i64, String);
 
 /// (kind, source id, value) → [(customer id, verified)].
@@ -315,22 +326,7 @@ pub(crate) async fn customers(
         g_rows,
     )
     .await?;
-    insert_rows(
-        conn,
-        backend,
-        "timeline",
-        &[
-            "workspace_id",
-            "customer_id",
-            "occurred_at",
-            "kind",
-            "ref_id",
-            "summary",
-            "data",
-        ],
-        tl_rows,
-    )
-    .await?;
+    insert_rows(conn, backend, "timeline", &TIMELINE_COLS, tl_rows).await?;
     // Notes of new customers, with their text tags and timeline entries, in bulk too.
     let with_note: Vec<(usize, i64)> = new_rows
         .iter()
@@ -385,22 +381,7 @@ pub(crate) async fn customers(
         tag_rows,
     )
     .await?;
-    insert_rows(
-        conn,
-        backend,
-        "timeline",
-        &[
-            "workspace_id",
-            "customer_id",
-            "occurred_at",
-            "kind",
-            "ref_id",
-            "summary",
-            "data",
-        ],
-        ntl_rows,
-    )
-    .await?;
+    insert_rows(conn, backend, "timeline", &TIMELINE_COLS, ntl_rows).await?;
     for (i, r) in rows.iter().enumerate() {
         if outcomes[i].is_none() {
             let mut row = CustomerImportRow {
@@ -628,22 +609,7 @@ pub(crate) async fn orders(
         h_rows,
     )
     .await?;
-    insert_rows(
-        conn,
-        backend,
-        "timeline",
-        &[
-            "workspace_id",
-            "customer_id",
-            "occurred_at",
-            "kind",
-            "ref_id",
-            "summary",
-            "data",
-        ],
-        tl_rows,
-    )
-    .await?;
+    insert_rows(conn, backend, "timeline", &TIMELINE_COLS, tl_rows).await?;
     touched.sort();
     touched.dedup();
     for chunk in touched.chunks(1000) {

@@ -332,18 +332,7 @@ pub(crate) async fn upsert_customer_mode(
         .iter()
         .filter(|i| i.kind == IdentityKind::External)
     {
-        let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2")
-            .bind(id.source_id)
-            .bind(workspace_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if ok.is_none() {
-            return Err(AppError::field(
-                ErrorCode::ValidationFailed,
-                "source_id",
-                format!("no source {} in this workspace", id.source_id),
-            ));
-        }
+        ensure_source(&mut *conn, workspace_id, id.source_id).await?;
     }
     // Resolution order: external id, then verified email, then verified phone.
     let mut found: Vec<(i64, &'static str)> = Vec::new();
@@ -780,18 +769,7 @@ impl Store {
                 continue;
             }
             if ident.kind == IdentityKind::External {
-                let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2")
-                    .bind(ident.source_id)
-                    .bind(workspace_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if ok.is_none() {
-                    return Err(AppError::field(
-                        ErrorCode::ValidationFailed,
-                        "source_id",
-                        "no such source in this workspace",
-                    ));
-                }
+                ensure_source(&mut *tx, workspace_id, ident.source_id).await?;
             }
             sqlx::query("INSERT INTO identities (workspace_id, customer_id, kind, value, source_id, verified, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(workspace_id)
@@ -1049,6 +1027,27 @@ pub(crate) async fn insert_note(
     )
     .await?;
     Ok(id)
+}
+
+/// Fail (422, on the `source_id` field) unless the source belongs to this workspace.
+pub(crate) async fn ensure_source(
+    conn: &mut AnyConnection,
+    workspace_id: i64,
+    source_id: i64,
+) -> AppResult<()> {
+    let found = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2")
+        .bind(source_id)
+        .bind(workspace_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(AppError::field(
+            ErrorCode::ValidationFailed,
+            "source_id",
+            format!("no source {source_id} in this workspace"),
+        )),
+    }
 }
 
 /// Fail with 404 unless the customer exists in this workspace, and 409 if it was merged away.

@@ -5,7 +5,7 @@
 //! Every order write refreshes its customer's denormalised order stats in the same
 //! transaction, so list filters ("last order before …") never disagree with the orders.
 
-use super::customers::{live_customer, money_view, Sql};
+use super::customers::{ensure_source, live_customer, money_view, Sql};
 use super::timeline::{insert_timeline, TimelineWrite};
 use super::{audit, json_col, now_ms, Store};
 use crate::error::{AppError, AppResult};
@@ -106,18 +106,7 @@ pub(crate) async fn insert_order(
         }
     }
     if o.source_id != 0 {
-        let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2")
-            .bind(o.source_id)
-            .bind(workspace_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if ok.is_none() {
-            return Err(AppError::field(
-                ErrorCode::ValidationFailed,
-                "source_id",
-                "no such source in this workspace",
-            ));
-        }
+        ensure_source(&mut *conn, workspace_id, o.source_id).await?;
     }
     for (i, l) in o.lines.iter().enumerate() {
         if let Some(pid) = l.product_id {
@@ -415,18 +404,7 @@ pub(crate) async fn upsert_product_tx(
 ) -> AppResult<(i64, bool)> {
     let source_id = p.source_id.unwrap_or(0);
     if source_id != 0 {
-        let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2")
-            .bind(source_id)
-            .bind(workspace_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if ok.is_none() {
-            return Err(AppError::field(
-                ErrorCode::ValidationFailed,
-                "source_id",
-                "no such source in this workspace",
-            ));
-        }
+        ensure_source(&mut *conn, workspace_id, source_id).await?;
     }
     let now = now_ms();
     if let Some(ext) = &p.external_id {
@@ -506,18 +484,7 @@ pub(crate) async fn upsert_cart_tx(
     }
     let source_id = c.source_id.unwrap_or(0);
     if source_id != 0 {
-        let ok = sqlx::query("SELECT id FROM sources WHERE id = $1 AND workspace_id = $2")
-            .bind(source_id)
-            .bind(workspace_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if ok.is_none() {
-            return Err(AppError::field(
-                ErrorCode::ValidationFailed,
-                "source_id",
-                "no such source in this workspace",
-            ));
-        }
+        ensure_source(&mut *conn, workspace_id, source_id).await?;
     }
     let total: i64 = lines.iter().map(|l| l.total_minor).sum();
     let lines_json = serde_json::to_string(&lines.iter().map(line_view).collect::<Vec<_>>())
