@@ -769,7 +769,7 @@ impl Store {
                 continue;
             }
             if ident.kind == IdentityKind::External {
-                ensure_source(&mut *tx, workspace_id, ident.source_id).await?;
+                ensure_source(&mut tx, workspace_id, ident.source_id).await?;
             }
             sqlx::query("INSERT INTO identities (workspace_id, customer_id, kind, value, source_id, verified, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(workspace_id)
