@@ -191,8 +191,9 @@ pub async fn query(database_url: &str, rounds: usize) -> Result<(), AppError> {
         "nobody-matches-this".into(),
     ];
     let mut search_ms = Vec::new();
+    let mut per_query: Vec<Vec<f64>> = vec![Vec::new(); queries.len()];
     for _ in 0..rounds {
-        for q in &queries {
+        for (i, q) in queries.iter().enumerate() {
             let t = Instant::now();
             let f = CustomerFilter {
                 q: Some(q.clone()),
@@ -200,8 +201,13 @@ pub async fn query(database_url: &str, rounds: usize) -> Result<(), AppError> {
                 ..Default::default()
             };
             let _ = store.list_customers(ws, region, &f).await?;
-            search_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            search_ms.push(ms);
+            per_query[i].push(ms);
         }
+    }
+    for (q, ms) in queries.iter().zip(per_query) {
+        report(&format!("  search {q:?}"), ms);
     }
     report("customer search (store, 50 per page)", search_ms);
     let mut timeline_ms = Vec::new();

@@ -178,6 +178,24 @@ pub(crate) async fn load_identities(
     Ok(rows.iter().map(identity_from_row).collect())
 }
 
+/// Identities of many customers in one query (no N+1 on list pages).
+pub(crate) async fn load_identities_many(
+    conn: &mut AnyConnection,
+    customer_ids: &[i64],
+) -> AppResult<std::collections::HashMap<i64, Vec<Identity>>> {
+    let mut out: std::collections::HashMap<i64, Vec<Identity>> = std::collections::HashMap::new();
+    for chunk in customer_ids.chunks(200) {
+        let mut q = Sql::new("SELECT id, customer_id, kind, value, source_id, verified FROM identities WHERE customer_id IN ");
+        q.list(chunk.iter().copied()).push(" ORDER BY id");
+        for r in q.query().fetch_all(&mut *conn).await? {
+            out.entry(r.get("customer_id"))
+                .or_default()
+                .push(identity_from_row(&r));
+        }
+    }
+    Ok(out)
+}
+
 /// Net revenue per currency under the domain's revenue rule.
 pub(crate) async fn customer_stats(
     conn: &mut AnyConnection,
@@ -614,6 +632,9 @@ impl Store {
         region: wafa_domain::Region,
         f: &CustomerFilter,
     ) -> AppResult<Vec<Customer>> {
+        if let Some(ids) = self.one_word_search(workspace_id, region, f).await? {
+            return self.customers_by_ids(workspace_id, &ids).await;
+        }
         let mut q = Sql::new(&format!(
             "SELECT {CUSTOMER_COLS} FROM customers c WHERE c.workspace_id = "
         ));
@@ -651,12 +672,216 @@ impl Store {
         q.push(" ORDER BY c.id DESC LIMIT ").int(f.limit);
         let mut conn = self.read.acquire().await?;
         let rows = q.query().fetch_all(&mut *conn).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let identities = load_identities(&mut conn, r.get("id")).await?;
-            out.push(customer_from_row(r, identities, None));
+        let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
+        let mut identities = load_identities_many(&mut conn, &ids).await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                customer_from_row(
+                    r,
+                    identities
+                        .remove(&r.get::<i64, _>("id"))
+                        .unwrap_or_default(),
+                    None,
+                )
+            })
+            .collect())
+    }
+
+    /// Name search without collecting every match: a first name like محمد matches a tenth of
+    /// a store, so `IN (all matches)` costs 100+ ms at a million customers. Instead, each word
+    /// is expanded to the (few) indexed words it is a prefix of; the rarest word drives, its
+    /// customer ids walked newest first in index order, and candidates are checked against
+    /// the other words by their own indexed words. `None` when the filter has other parts, or
+    /// a prefix covers too many words to walk (then the general query runs).
+    async fn one_word_search(
+        &self,
+        workspace_id: i64,
+        region: wafa_domain::Region,
+        f: &CustomerFilter,
+    ) -> AppResult<Option<Vec<i64>>> {
+        let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        if f.tag.is_some()
+            || f.city.is_some()
+            || f.country.is_some()
+            || f.company_id.is_some()
+            || f.source_id.is_some()
+        {
+            return Ok(None);
         }
-        Ok(out)
+        let before = f.before_id.unwrap_or(i64::MAX);
+        let mut conn = self.read.acquire().await?;
+        let mut found: Vec<i64> = Vec::new();
+        // Identities: an email (prefix), a phone in any format, an external id.
+        let is_email = text.contains('@');
+        let phone = if text.chars().filter(|c| c.is_numeric()).count() >= 6 {
+            wafa_domain::Phone::parse(text, region).ok()
+        } else {
+            None
+        };
+        let mut id_queries: Vec<(&str, String, Option<String>)> =
+            vec![("external", text.to_owned(), None)];
+        if is_email {
+            let e = text.to_lowercase();
+            id_queries.push(("email", e.clone(), Some(prefix_end(&e))));
+        }
+        if let Some(p) = &phone {
+            id_queries.push(("phone", p.as_str().to_owned(), None));
+        }
+        for (kind, from, to) in id_queries {
+            let rows = match to {
+                Some(to) => sqlx::query("SELECT customer_id FROM identities WHERE workspace_id = $1 AND kind = $2 AND value >= $3 AND value < $4 AND customer_id < $5 LIMIT 1000")
+                    .bind(workspace_id)
+                    .bind(kind)
+                    .bind(&from)
+                    .bind(&to)
+                    .bind(before)
+                    .fetch_all(&mut *conn)
+                    .await?,
+                None => sqlx::query("SELECT customer_id FROM identities WHERE workspace_id = $1 AND kind = $2 AND value = $3 AND customer_id < $4")
+                    .bind(workspace_id)
+                    .bind(kind)
+                    .bind(&from)
+                    .bind(before)
+                    .fetch_all(&mut *conn)
+                    .await?,
+            };
+            found.extend(rows.iter().map(|r| r.get::<i64, _>("customer_id")));
+        }
+        let tokens = if is_email || phone.is_some() {
+            Vec::new()
+        } else {
+            wafa_text::normalize::search_tokens(text)
+        };
+        if tokens.len() > 5 {
+            return Ok(None);
+        }
+        // Each word → the indexed words it prefixes (one index seek each), and a capped count.
+        const CAP: i64 = 5000;
+        let mut words: Vec<(String, Vec<String>, i64)> = Vec::new();
+        for token in &tokens {
+            let end = prefix_end(token);
+            let mut terms: Vec<String> = Vec::new();
+            let mut from = token.clone();
+            let mut inclusive = true;
+            loop {
+                let op = if inclusive { ">=" } else { ">" };
+                let r = sqlx::query(AssertSqlSafe(format!("SELECT term FROM customer_search_terms WHERE workspace_id = $1 AND term {op} $2 AND term < $3 ORDER BY term LIMIT 1")))
+                    .bind(workspace_id)
+                    .bind(&from)
+                    .bind(&end)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                let Some(r) = r else { break };
+                let t: String = r.get("term");
+                terms.push(t.clone());
+                if terms.len() > 30 {
+                    return Ok(None);
+                }
+                from = t;
+                inclusive = false;
+            }
+            let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM (SELECT 1 FROM customer_search_terms WHERE workspace_id = $1 AND term >= $2 AND term < $3 LIMIT $4) AS capped")
+                .bind(workspace_id)
+                .bind(token)
+                .bind(&end)
+                .bind(CAP)
+                .fetch_one(&mut *conn)
+                .await?
+                .get("n");
+            words.push((token.clone(), terms, n));
+        }
+        words.sort_by_key(|w| w.2);
+        let driver_terms: Vec<String> = words.first().map(|w| w.1.clone()).unwrap_or_default();
+        let others: Vec<String> = words.iter().skip(1).map(|w| w.0.clone()).collect();
+        let limit = f.limit.max(0) as usize;
+        let mut cursor = before;
+        let mut named = 0usize;
+        const PAGE: i64 = 500;
+        while named < limit && !driver_terms.is_empty() {
+            let mut page: Vec<i64> = Vec::new();
+            for t in &driver_terms {
+                let rows = sqlx::query("SELECT customer_id FROM customer_search_terms WHERE workspace_id = $1 AND term = $2 AND customer_id < $3 ORDER BY customer_id DESC LIMIT $4")
+                    .bind(workspace_id)
+                    .bind(t)
+                    .bind(cursor)
+                    .bind(PAGE)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                page.extend(rows.iter().map(|r| r.get::<i64, _>("customer_id")));
+            }
+            page.sort_unstable_by(|a, b| b.cmp(a));
+            page.dedup();
+            page.truncate(PAGE as usize);
+            let Some(&last) = page.last() else { break };
+            let keep = if others.is_empty() {
+                page
+            } else {
+                // Every other word must prefix one of the candidate's indexed words.
+                let mut q = Sql::new(
+                    "SELECT customer_id, term FROM customer_search_terms WHERE customer_id IN ",
+                );
+                q.list(page.iter().copied());
+                let rows = q.query().fetch_all(&mut *conn).await?;
+                let mut by_customer: std::collections::HashMap<i64, Vec<String>> =
+                    std::collections::HashMap::new();
+                for r in &rows {
+                    by_customer
+                        .entry(r.get("customer_id"))
+                        .or_default()
+                        .push(r.get("term"));
+                }
+                page.into_iter()
+                    .filter(|c| {
+                        others.iter().all(|w| {
+                            by_customer
+                                .get(c)
+                                .map(|ts| ts.iter().any(|t| t.starts_with(w.as_str())))
+                                .unwrap_or(false)
+                        })
+                    })
+                    .collect()
+            };
+            named += keep.len();
+            found.extend(keep);
+            cursor = last;
+        }
+        found.sort_unstable_by(|a, b| b.cmp(a));
+        found.dedup();
+        found.truncate(limit);
+        Ok(Some(found))
+    }
+
+    /// Live customers with these ids, newest first.
+    async fn customers_by_ids(&self, workspace_id: i64, ids: &[i64]) -> AppResult<Vec<Customer>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new(&format!(
+            "SELECT {CUSTOMER_COLS} FROM customers c WHERE c.workspace_id = "
+        ));
+        q.int(workspace_id)
+            .push(" AND c.merged_into IS NULL AND c.id IN ")
+            .list(ids.iter().copied())
+            .push(" ORDER BY c.id DESC");
+        let mut conn = self.read.acquire().await?;
+        let rows = q.query().fetch_all(&mut *conn).await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.get("id")).collect();
+        let mut identities = load_identities_many(&mut conn, &ids).await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                customer_from_row(
+                    r,
+                    identities
+                        .remove(&r.get::<i64, _>("id"))
+                        .unwrap_or_default(),
+                    None,
+                )
+            })
+            .collect())
     }
 
     pub async fn patch_customer(

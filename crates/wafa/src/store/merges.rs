@@ -328,6 +328,15 @@ impl Store {
         }
         write_profile(&mut tx, workspace_id, survivor, &profile).await?;
         let now = now_ms();
+        // The merged record leaves the search and tag indexes (undo writes them back).
+        sqlx::query("DELETE FROM customer_search_terms WHERE customer_id = $1")
+            .bind(merged)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM customer_tags WHERE customer_id = $1")
+            .bind(merged)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE customers SET merged_into = $2, updated_at = $3 WHERE id = $1")
             .bind(merged)
             .bind(survivor)
