@@ -10,6 +10,7 @@
 
 use super::customers::{live_customer, upsert_customer_mode, UpsertMode};
 use super::orders::{insert_order, refresh_customer_stats, upsert_cart_tx, upsert_product_tx};
+use super::sql::Val;
 use super::timeline::{insert_timeline, TimelineWrite};
 use super::{now_ms, Store};
 use crate::error::AppError;
@@ -619,9 +620,40 @@ async fn apply_track(
     actor: &str,
     t: &TrackOp,
 ) -> Result<(), ApplyError> {
+    // Most messages are a known user's track/page call with nothing to change on the
+    // profile: one indexed lookup finds the customer, and the event row is written with it.
+    let carries_profile = t.kind == "identify"
+        || t.kind == "alias"
+        || t.kind == "group"
+        || t.customer
+            .identities
+            .iter()
+            .any(|i| i.kind != crate::validate::IdentityKind::External)
+        || t.customer.first_name.is_some()
+        || t.customer.last_name.is_some()
+        || !t.customer.attributes.is_empty();
+    let mut cid: Option<i64> = None;
+    if !carries_profile {
+        if let Some(uid) = &t.user_id {
+            cid = sqlx::query("SELECT customer_id FROM identities WHERE workspace_id = $1 AND kind = 'external' AND source_id = $2 AND value = $3 AND verified = 1")
+                .bind(ws)
+                .bind(source_id)
+                .bind(uid)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|r| r.get::<i64, _>("customer_id"));
+        } else if let Some(anon) = &t.anonymous_id {
+            cid = sqlx::query("SELECT customer_id FROM track_events WHERE workspace_id = $1 AND anonymous_id = $2 AND customer_id IS NOT NULL LIMIT 1")
+                .bind(ws)
+                .bind(anon)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|r| r.get::<i64, _>("customer_id"));
+        }
+    }
     let inserted = sqlx::query(
-        "INSERT INTO track_events (workspace_id, source_id, message_id, type, name, user_id, anonymous_id, properties, occurred_at, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING id",
+        "INSERT INTO track_events (workspace_id, source_id, message_id, type, name, user_id, anonymous_id, properties, occurred_at, received_at, customer_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING id",
     )
     .bind(ws)
     .bind(source_id)
@@ -633,34 +665,42 @@ async fn apply_track(
     .bind(Value::Object(t.properties.clone()).to_string())
     .bind(t.at)
     .bind(now_ms())
+    .bind(cid)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = inserted else {
         return Ok(()); // the same messageId again: already applied
     };
     let event_id: i64 = row.get("id");
-    let mut cid = None;
-    if t.user_id.is_some() || (t.kind == "identify" && !t.customer.identities.is_empty()) {
+    let resolved_now = cid.is_none();
+    if cid.is_none()
+        && (t.user_id.is_some() || (t.kind == "identify" && !t.customer.identities.is_empty()))
+    {
         cid = Some(
             upsert_customer_mode(conn, ws, actor, &t.customer, MODE)
                 .await?
                 .customer_id,
         );
-    } else if let Some(anon) = &t.anonymous_id {
-        cid = sqlx::query("SELECT customer_id FROM track_events WHERE workspace_id = $1 AND anonymous_id = $2 AND customer_id IS NOT NULL LIMIT 1")
-            .bind(ws)
-            .bind(anon)
-            .fetch_optional(&mut *conn)
-            .await?
-            .map(|r| r.get::<i64, _>("customer_id"));
+    } else if cid.is_none() && carries_profile {
+        if let Some(anon) = &t.anonymous_id {
+            cid = sqlx::query("SELECT customer_id FROM track_events WHERE workspace_id = $1 AND anonymous_id = $2 AND customer_id IS NOT NULL LIMIT 1")
+                .bind(ws)
+                .bind(anon)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|r| r.get::<i64, _>("customer_id"));
+        }
     }
     if let Some(c) = cid {
-        sqlx::query("UPDATE track_events SET customer_id = $2 WHERE id = $1")
-            .bind(event_id)
-            .bind(c)
-            .execute(&mut *conn)
-            .await?;
-        if let Some(anon) = &t.anonymous_id {
+        if resolved_now {
+            sqlx::query("UPDATE track_events SET customer_id = $2 WHERE id = $1")
+                .bind(event_id)
+                .bind(c)
+                .execute(&mut *conn)
+                .await?;
+        }
+        // Earlier anonymous events of this visitor now belong to the customer.
+        if let (Some(anon), true) = (&t.anonymous_id, t.user_id.is_some() || t.kind == "identify") {
             sqlx::query("UPDATE track_events SET customer_id = $3 WHERE workspace_id = $1 AND anonymous_id = $2 AND customer_id IS NULL").bind(ws).bind(anon).bind(c).execute(&mut *conn).await?;
         }
         if t.kind == "track" || t.kind == "identify" {
@@ -819,6 +859,142 @@ async fn apply_track(
     Ok(())
 }
 
+/// The bulk path for the bulk of event traffic: track/page calls of users already known,
+/// carrying no profile changes and no commerce. Their customers are looked up in one query
+/// and the events and timeline rows written with multi-row statements (duplicates by
+/// `messageId` skipped by the unique index). Returns, per op, whether it was handled here;
+/// the rest go through [`apply`] one by one, in order, after these — they cannot depend on
+/// each other, since none of these changes a profile.
+async fn plain_tracks_in_bulk(
+    conn: &mut AnyConnection,
+    backend: super::Backend,
+    ws: i64,
+    source_id: i64,
+    ops: &[IngestOp],
+) -> Result<Vec<bool>, ApplyError> {
+    fn plain(op: &IngestOp) -> Option<(&TrackOp, &str)> {
+        let IngestOp::Track(t) = op else { return None };
+        let simple = (t.kind == "track" || t.kind == "page" || t.kind == "screen")
+            && t.commerce.is_none()
+            && t.previous_id.is_none()
+            && t.group.is_none()
+            && t.customer
+                .identities
+                .iter()
+                .all(|i| i.kind == crate::validate::IdentityKind::External)
+            && t.customer.first_name.is_none()
+            && t.customer.last_name.is_none()
+            && t.customer.attributes.is_empty();
+        if simple {
+            t.user_id.as_deref().map(|u| (&**t, u))
+        } else {
+            None
+        }
+    }
+    let users: Vec<String> = {
+        let mut u: Vec<String> = ops
+            .iter()
+            .filter_map(|o| plain(o).map(|(_, u)| u.to_owned()))
+            .collect();
+        u.sort();
+        u.dedup();
+        u
+    };
+    let mut known: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for chunk in users.chunks(250) {
+        let mut q = super::sql::Sql::for_backend(
+            "SELECT value, customer_id FROM identities WHERE workspace_id = ",
+            backend,
+        );
+        q.int(ws)
+            .push(" AND kind = 'external' AND verified = 1 AND source_id = ")
+            .int(source_id)
+            .push(" AND value IN ")
+            .list(chunk.iter().cloned());
+        for r in q.query().fetch_all(&mut *conn).await? {
+            known.insert(r.get("value"), r.get("customer_id"));
+        }
+    }
+    let now = now_ms();
+    let mut done = vec![false; ops.len()];
+    let mut rows = Vec::new();
+    let mut batch: Vec<(&TrackOp, i64)> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let Some((t, uid)) = plain(op) else { continue };
+        let Some(&cid) = known.get(uid) else { continue };
+        done[i] = true;
+        rows.push(vec![
+            Val::I(ws),
+            Val::I(source_id),
+            Val::S(t.message_id.clone()),
+            Val::S(t.kind.clone()),
+            Val::NS(t.name.clone()),
+            Val::NS(t.user_id.clone()),
+            Val::NS(t.anonymous_id.clone()),
+            Val::S(Value::Object(t.properties.clone()).to_string()),
+            Val::I(t.at),
+            Val::I(now),
+            Val::I(cid),
+        ]);
+        batch.push((t, cid));
+    }
+    if rows.is_empty() {
+        return Ok(done);
+    }
+    // Insert, learning which message ids are new (a repeated id is a retry: no effects).
+    let mut fresh: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    let cols = "workspace_id, source_id, message_id, type, name, user_id, anonymous_id, properties, occurred_at, received_at, customer_id";
+    for chunk in rows.chunks(250) {
+        let mut q = super::sql::Sql::for_backend(
+            &format!("INSERT INTO track_events ({cols}) VALUES "),
+            backend,
+        );
+        for (k, row) in chunk.iter().enumerate() {
+            if k > 0 {
+                q.push(", ");
+            }
+            q.list(row.iter().cloned());
+        }
+        q.push(" ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING id, message_id");
+        for r in q.query().fetch_all(&mut *conn).await? {
+            fresh.insert(r.get("message_id"), r.get("id"));
+        }
+    }
+    let timeline: Vec<Vec<Val>> = batch
+        .iter()
+        .filter(|(t, _)| t.kind == "track")
+        .filter_map(|(t, cid)| {
+            let id = *fresh.get(&t.message_id)?;
+            Some(vec![
+                Val::I(ws),
+                Val::I(*cid),
+                Val::I(t.at),
+                "event".into(),
+                Val::I(id),
+                Val::S(t.name.clone().unwrap_or_default()),
+                Val::S(json!({"type": t.kind, "properties": t.properties}).to_string()),
+            ])
+        })
+        .collect();
+    super::sql::insert_rows(
+        conn,
+        backend,
+        "timeline",
+        &[
+            "workspace_id",
+            "customer_id",
+            "occurred_at",
+            "kind",
+            "ref_id",
+            "summary",
+            "data",
+        ],
+        timeline,
+    )
+    .await?;
+    Ok(done)
+}
+
 impl Store {
     /// Apply a delivery's operations and mark it processed, atomically.
     pub async fn apply_delivery(
@@ -830,8 +1006,12 @@ impl Store {
     ) -> Result<(), ApplyError> {
         let actor = format!("source:{source_id}");
         let mut tx = self.write.begin().await.map_err(ApplyError::from)?;
-        for op in ops {
-            apply(&mut tx, workspace_id, source_id, &actor, op).await?;
+        let done =
+            plain_tracks_in_bulk(&mut tx, self.backend, workspace_id, source_id, ops).await?;
+        for (op, done) in ops.iter().zip(done) {
+            if !done {
+                apply(&mut tx, workspace_id, source_id, &actor, op).await?;
+            }
         }
         sqlx::query("UPDATE deliveries SET status = 'processed', processed_at = $2, attempts = attempts + 1, error_code = NULL, error = NULL WHERE id = $1")
             .bind(delivery_id)
