@@ -181,6 +181,14 @@ pub async fn import_csv(
                     .import_customers(req.workspace_id, req.actor, batch)
                     .await?;
                 tally.record(batch.iter().map(|r| r.line), outcomes, errors);
+                // Keep the planner's picture of the growing tables current (see
+                // `Store::refresh_statistics`): after 2k, 20k and 200k rows.
+                if [2_000, 20_000, 200_000]
+                    .iter()
+                    .any(|&n| tally.c[0] >= n && tally.c[0] - (batch.len() as i64) < n)
+                {
+                    store.refresh_statistics().await?;
+                }
                 batch.clear();
                 progress(tally.c[0] as u64, estimate);
                 Ok(())
@@ -222,6 +230,14 @@ pub async fn import_csv(
                     .import_orders(req.workspace_id, req.actor, batch)
                     .await?;
                 tally.record(batch.iter().map(|r| r.line), outcomes, errors);
+                // Keep the planner's picture of the growing tables current (see
+                // `Store::refresh_statistics`): after 2k, 20k and 200k rows.
+                if [2_000, 20_000, 200_000]
+                    .iter()
+                    .any(|&n| tally.c[0] >= n && tally.c[0] - (batch.len() as i64) < n)
+                {
+                    store.refresh_statistics().await?;
+                }
                 batch.clear();
                 progress(tally.c[0] as u64, estimate);
                 Ok(())
@@ -269,6 +285,7 @@ pub async fn import_csv(
         Ok(()) => "finished",
         Err(_) => "failed",
     };
+    store.refresh_statistics().await?;
     let record = store
         .finish_import(
             req.workspace_id,

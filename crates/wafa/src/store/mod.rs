@@ -215,6 +215,18 @@ impl Store {
         Ok(())
     }
 
+    /// Refresh the query planner's statistics. After a bulk import the planner would otherwise
+    /// still see the tables as they were (empty, for a first import) and, on PostgreSQL, stop
+    /// using the identity index for `IN` lists: measured 10 ms instead of 0.04 ms per lookup.
+    pub async fn refresh_statistics(&self) -> Result<(), AppError> {
+        let sql = match self.backend {
+            Backend::Postgres => "ANALYZE customers, identities, customer_search_terms, customer_tags, orders, order_lines, order_status_history, timeline, notes",
+            Backend::Sqlite => "PRAGMA optimize",
+        };
+        sqlx::raw_sql(sql).execute(&self.write).await?;
+        Ok(())
+    }
+
     /// Cheap liveness check used by `/healthz`.
     pub async fn ping(&self) -> Result<(), AppError> {
         sqlx::query("SELECT 1").execute(&self.read).await?;
