@@ -51,6 +51,16 @@ pub(crate) fn prefix_end(p: &str) -> String {
 
 const CUSTOMER_COLS: &str = "id, first_name, last_name, language, birthday, gender, city, country, company_id, tags, attributes, consents, orders_count, first_order_at, last_order_at, merged_into, created_at, updated_at";
 
+fn company_from_row(r: &sqlx::any::AnyRow) -> Company {
+    Company {
+        id: r.get("id"),
+        name: r.get("name"),
+        domain: r.get("domain"),
+        registration_number: r.get("registration_number"),
+        created_at: format_ms(r.get("created_at")),
+    }
+}
+
 fn consent_views(consents: &[Consent]) -> Vec<ConsentView> {
     consents
         .iter()
@@ -1073,13 +1083,7 @@ impl Store {
             .fetch_optional(&self.read)
             .await?
             .ok_or_else(|| AppError::not_found("company"))?;
-        Ok(Company {
-            id: r.get("id"),
-            name: r.get("name"),
-            domain: r.get("domain"),
-            registration_number: r.get("registration_number"),
-            created_at: format_ms(r.get("created_at")),
-        })
+        Ok(company_from_row(&r))
     }
 
     pub async fn list_companies(
@@ -1094,16 +1098,7 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.read)
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Company {
-                id: r.get("id"),
-                name: r.get("name"),
-                domain: r.get("domain"),
-                registration_number: r.get("registration_number"),
-                created_at: format_ms(r.get("created_at")),
-            })
-            .collect())
+        Ok(rows.iter().map(company_from_row).collect())
     }
 
     pub async fn add_note(
