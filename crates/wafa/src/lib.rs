@@ -14,3 +14,4 @@ pub mod segment;
 pub mod sources;
 pub mod store;
 pub mod validate;
+pub mod web;

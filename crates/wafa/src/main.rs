@@ -43,6 +43,16 @@ enum Command {
         /// The URL stores reach this server at (for webhook URLs); default http://BIND.
         #[arg(long, env = "WAFA_PUBLIC_URL")]
         public_url: Option<String>,
+        /// SMTP server for password-reset e-mails, e.g. smtp://user:pass@host:587?tls=required.
+        #[arg(long, env = "WAFA_SMTP_URL")]
+        smtp_url: Option<String>,
+        /// The sender of Wafa's e-mails.
+        #[arg(
+            long,
+            env = "WAFA_MAIL_FROM",
+            default_value = "Wafa <no-reply@localhost>"
+        )]
+        mail_from: String,
     },
     /// Connect a source: a store (shopify, woocommerce, salla, zid) with its webhook secret,
     /// or the events API (events). Prints the source id and its webhook URL or write key.
@@ -214,7 +224,19 @@ async fn main() -> ExitCode {
             allow_signup,
             predict_every_minutes,
             public_url,
+            smtp_url,
+            mail_from,
         } => {
+            let mailer = match smtp_url.as_deref().filter(|u| !u.is_empty()) {
+                Some(url) => match wafa::web::Mailer::from_url(url, &mail_from) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                None => None,
+            };
             serve(
                 &bind,
                 &db.database_url,
@@ -222,6 +244,7 @@ async fn main() -> ExitCode {
                 allow_signup,
                 predict_every_minutes,
                 public_url,
+                mailer,
             )
             .await
         }
@@ -348,6 +371,7 @@ async fn serve(
     allow_signup: bool,
     predict_every_minutes: u64,
     public_url: Option<String>,
+    mailer: Option<wafa::web::Mailer>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::connect(database_url).await?;
     if store.workspace_count().await? == 0 {
@@ -363,7 +387,7 @@ async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr()?;
-    println!("Wafa is running on http://{addr}  (API docs: http://{addr}/openapi.json)");
+    println!("Wafa is running on http://{addr}  (console: http://{addr}/ · API docs: http://{addr}/openapi.json)");
     tracing::info!(%addr, backend = ?store.backend(), "serving");
     if predict_every_minutes > 0 {
         wafa::predict::spawn_schedule(
@@ -378,6 +402,7 @@ async fn serve(
             Config {
                 allow_signup,
                 public_url: public_url.unwrap_or_else(|| format!("http://{addr}")),
+                mailer,
             },
         ),
     )

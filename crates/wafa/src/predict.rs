@@ -30,11 +30,103 @@ fn date_of(ms: i64) -> NaiveDate {
         .unwrap_or_default()
 }
 
+/// What the console's analytics screen draws, per currency: the RFM grid (recency ×
+/// frequency scores), monthly cohort retention, the CLV distribution and the holdout
+/// tracking curve (a fit on all but the last 13 weeks, predicting those weeks).
+pub fn insights(
+    txs: &[Transaction<i64>],
+    scored: &[NewPrediction],
+    today: NaiveDate,
+    currency: &str,
+) -> serde_json::Value {
+    let mut grid = [[0u64; 5]; 5];
+    for p in scored {
+        let (r, f) = (p.rfm.0.clamp(1, 5) as usize, p.rfm.1.clamp(1, 5) as usize);
+        grid[r - 1][f - 1] += 1;
+    }
+    // CLV distribution: bins with bounds at "nice" multiples of the major unit.
+    let major = wafa_domain::Currency::parse(currency)
+        .map(|c| 10i64.pow(c.decimals() as u32))
+        .unwrap_or(100);
+    let bounds: Vec<i64> = [0, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
+        .iter()
+        .map(|b| b * major)
+        .collect();
+    let mut bins = vec![0u64; bounds.len()];
+    for p in scored {
+        let i = bounds.iter().rposition(|b| p.clv_minor >= *b).unwrap_or(0);
+        bins[i] += 1;
+    }
+    let mut cohorts = wafa_analytics::cohort::monthly_cohorts(txs);
+    if cohorts.len() > 12 {
+        cohorts.drain(..cohorts.len() - 12);
+    }
+    let cohorts: Vec<serde_json::Value> = cohorts
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "cohort": c.cohort,
+                "customers": c.customers,
+                "retention": c.retention.iter().take(13).map(|r| (r * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut tracking = serde_json::Value::Null;
+    let first = txs.iter().map(|t| t.date).min();
+    let cal_end = today - chrono::Duration::weeks(13);
+    if let Some(first) = first {
+        if (cal_end - first).num_days() >= 13 * 7 {
+            let opts = SummaryOptions {
+                time_unit: TimeUnit::Week,
+                calibration_end: Some(cal_end),
+                observation_end: Some(today),
+            };
+            let cal: Vec<Transaction<i64>> =
+                txs.iter().filter(|t| t.date <= cal_end).cloned().collect();
+            let summaries = summarize(&cal, &opts);
+            let fit = ModelFit::fit(&summaries, TimeUnit::Week, currency);
+            let points = wafa_analytics::validation::cumulative_tracking(
+                &fit.purchase,
+                txs,
+                TimeUnit::Week,
+                cal_end,
+                today,
+            );
+            let cal_period = (cal_end - first).num_days() / 7;
+            tracking = serde_json::json!({
+                "calibration_end_week": cal_period,
+                "points": points.iter().map(|p| [p.period as f64, (p.actual_cumulative * 10.0).round() / 10.0, (p.predicted_cumulative * 10.0).round() / 10.0]).collect::<Vec<_>>(),
+            });
+        }
+    }
+    serde_json::json!({
+        "customers": scored.len(),
+        "rfm_grid": grid,
+        "clv_bins": bounds.iter().zip(&bins).map(|(b, n)| serde_json::json!([b, n])).collect::<Vec<_>>(),
+        "cohorts": cohorts,
+        "tracking": tracking,
+    })
+}
+
 /// The pure part: revenue rows → predictions and fitted models (currency, customers, fit JSON).
 pub fn compute(
     rows: &[RevenueRow],
     today: NaiveDate,
 ) -> (Vec<NewPrediction>, Vec<(String, i64, String)>) {
+    let (p, m, _) = compute_with_insights(rows, today);
+    (p, m)
+}
+
+/// [`compute`] plus the analytics screen's insights per currency.
+#[allow(clippy::type_complexity)]
+pub fn compute_with_insights(
+    rows: &[RevenueRow],
+    today: NaiveDate,
+) -> (
+    Vec<NewPrediction>,
+    Vec<(String, i64, String)>,
+    Vec<(String, serde_json::Value)>,
+) {
     let mut by_currency: HashMap<&str, Vec<Transaction<i64>>> = HashMap::new();
     let mut counts: HashMap<(i64, &str), usize> = HashMap::new();
     for r in rows {
@@ -69,6 +161,7 @@ pub fn compute(
     }
     let mut predictions = Vec::new();
     let mut models = Vec::new();
+    let mut all_insights = Vec::new();
     let mut currencies: Vec<&str> = by_currency.keys().copied().collect();
     currencies.sort();
     for cur in currencies {
@@ -93,6 +186,7 @@ pub fn compute(
             scored.len() as i64,
             serde_json::to_string(&fit).unwrap_or_else(|_| "{}".into()),
         ));
+        let first_new = predictions.len();
         for p in scored {
             let next = p
                 .expected_next_order
@@ -122,8 +216,12 @@ pub fn compute(
                 explanation_ar: p.explanation_ar,
             });
         }
+        all_insights.push((
+            cur.to_owned(),
+            insights(&txs, &predictions[first_new..], today, cur),
+        ));
     }
-    (predictions, models)
+    (predictions, models, all_insights)
 }
 
 /// Recompute and store one workspace's predictions.
@@ -131,9 +229,10 @@ pub async fn recompute(store: &Store, workspace_id: i64) -> AppResult<RecomputeS
     let started = std::time::Instant::now();
     let rows = store.revenue_rows(workspace_id).await?;
     let today = Utc::now().date_naive();
-    let (predictions, models) = tokio::task::spawn_blocking(move || compute(&rows, today))
-        .await
-        .map_err(|e| AppError::internal(format!("analytics task failed: {e}")))?;
+    let (predictions, models, insights) =
+        tokio::task::spawn_blocking(move || compute_with_insights(&rows, today))
+            .await
+            .map_err(|e| AppError::internal(format!("analytics task failed: {e}")))?;
     let mut per_currency: HashMap<String, usize> = HashMap::new();
     for p in &predictions {
         *per_currency.entry(p.currency.clone()).or_default() += 1;
@@ -142,6 +241,7 @@ pub async fn recompute(store: &Store, workspace_id: i64) -> AppResult<RecomputeS
     store
         .replace_predictions(workspace_id, MODEL_VERSION, predictions, models)
         .await?;
+    store.replace_insights(workspace_id, insights).await?;
     let mut per_currency: Vec<(String, usize)> = per_currency.into_iter().collect();
     per_currency.sort();
     Ok(RecomputeSummary {

@@ -94,6 +94,12 @@ pub fn bearer_or_cookie(parts: &Parts) -> Option<String> {
             .unwrap_or(h);
         return Some(token.trim().to_owned());
     }
+    // The console's cookie is accepted for reads only: a cookie rides along on requests
+    // other sites trigger, so anything that changes data needs an explicit credential (the
+    // console's own forms carry a CSRF token instead).
+    if !(parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD) {
+        return None;
+    }
     for c in parts.headers.get_all(axum::http::header::COOKIE) {
         let Ok(c) = c.to_str() else { continue };
         for kv in c.split(';') {

@@ -36,8 +36,10 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub allow_signup: bool,
-    /// How the outside world reaches this server (for webhook URLs).
+    /// How the outside world reaches this server (for webhook URLs, reset links).
     pub public_url: String,
+    /// Outgoing e-mail (password-reset links); `None` when no SMTP server is configured.
+    pub mailer: Option<crate::web::Mailer>,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
         Config {
             allow_signup: true,
             public_url: "http://127.0.0.1:8080".into(),
+            mailer: None,
         }
     }
 }
@@ -56,6 +59,18 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     /// Wakes the delivery processor when something was stored.
     pub ingest: Arc<tokio::sync::Notify>,
+    pub mailer: Option<crate::web::Mailer>,
+    /// Console CSV imports running in the background, by job number.
+    pub import_progress: Arc<Mutex<HashMap<u64, ImportJob>>>,
+}
+
+/// A console import job: progress while it runs, then the import record's id or the error.
+#[derive(Debug, Clone)]
+pub struct ImportJob {
+    pub workspace_id: i64,
+    pub done: u64,
+    pub total: u64,
+    pub result: Option<Result<i64, (ErrorCode, String)>>,
 }
 
 impl AppState {
@@ -64,6 +79,8 @@ impl AppState {
         let ingest = crate::ingest::spawn_processor(store.clone());
         AppState {
             store,
+            mailer: config.mailer.clone(),
+            import_progress: Arc::new(Mutex::new(HashMap::new())),
             config: Arc::new(config),
             login_limiter: Arc::new(LoginLimiter::default()),
             ingest,
@@ -229,6 +246,7 @@ pub fn api(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let doc = openapi.clone();
     let router = router
         .route("/openapi.json", get(move || async move { Json(doc) }))
+        .merge(crate::web::router().layer(DefaultBodyLimit::max(imports::IMPORT_BODY_LIMIT)))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(method_not_allowed))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

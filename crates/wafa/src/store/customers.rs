@@ -865,7 +865,11 @@ impl Store {
     }
 
     /// Live customers with these ids, newest first.
-    async fn customers_by_ids(&self, workspace_id: i64, ids: &[i64]) -> AppResult<Vec<Customer>> {
+    pub(crate) async fn customers_by_ids(
+        &self,
+        workspace_id: i64,
+        ids: &[i64],
+    ) -> AppResult<Vec<Customer>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -1295,7 +1299,7 @@ pub(crate) async fn live_customer(
 /// Search: a customer matches if its email starts with the text, its phone equals the text
 /// read as a phone number, an external id equals the text, or every word of the text is the
 /// start of a word of its (normalised) name.
-fn push_search(q: &mut Sql, workspace_id: i64, region: wafa_domain::Region, text: &str) {
+pub(crate) fn push_search(q: &mut Sql, workspace_id: i64, region: wafa_domain::Region, text: &str) {
     q.push(" AND (");
     let mut any = false;
     if text.contains('@') {

@@ -13,6 +13,7 @@
 
 mod apply;
 mod bulk;
+mod console;
 mod customers;
 mod deliveries;
 mod imports;
@@ -25,6 +26,9 @@ mod texts;
 mod timeline;
 
 pub use apply::{ApplyError, CartOp, IngestOp, OrderOp, TrackCommerce, TrackOp};
+pub use console::{
+    ConsoleCustomer, ConsoleCustomerQuery, CustomerSort, DashboardBuckets, UserAccount,
+};
 pub use customers::{CustomerFilter, UpsertOutcome};
 pub use deliveries::{
     DeliveryRecord, IngestSource, NewDelivery, PendingDelivery, SourceStats, Stored,
@@ -91,6 +95,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "ingestion",
         sqlite: include_str!("migrations/sqlite/0004_ingestion.sql"),
         postgres: include_str!("migrations/postgres/0004_ingestion.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "console",
+        sqlite: include_str!("migrations/sqlite/0005_console.sql"),
+        postgres: include_str!("migrations/postgres/0005_console.sql"),
     },
 ];
 
