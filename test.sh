@@ -31,7 +31,11 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   fi
   cargo build --locked -p wafa --bin wafa
   (cd e2e && node --test)
-  e2e_note="End-to-end tests (Node.js) RAN."
+  if [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+    e2e_note="End-to-end tests (Node.js) RAN, including the web console in headless Chromium (screenshots in e2e/artifacts/screenshots/)."
+  else
+    e2e_note="End-to-end tests (Node.js) RAN, but Chromium is not installed: the web console's browser tests were SKIPPED (apt-get install chromium)."
+  fi
 else
   if [ "${WAFA_REQUIRE_E2E:-0}" = "1" ]; then
     echo "Node.js and npm are required for the end-to-end tests (WAFA_REQUIRE_E2E=1)." >&2

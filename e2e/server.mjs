@@ -8,11 +8,11 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const binary = process.env.WAFA_BIN ?? join(root, 'target', 'debug', 'wafa');
 
-export async function startServer() {
+export async function startServer({ args = [], env = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'wafa-e2e-'));
-  const child = spawn(binary, ['serve', '--bind', '127.0.0.1:0', '--database-url', join(dir, 'wafa.db'), '--predict-every-minutes', '0'], {
+  const child = spawn(binary, ['serve', '--bind', '127.0.0.1:0', '--database-url', join(dir, 'wafa.db'), '--predict-every-minutes', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WAFA_LOG: 'warn' },
+    env: { ...process.env, WAFA_LOG: 'warn', ...env },
   });
   const base = await new Promise((resolve, reject) => {
     let out = '';

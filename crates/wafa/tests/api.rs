@@ -1843,3 +1843,435 @@ both!(segment_events_api_feeds_profiles_orders_and_carts, |app| {
         .unwrap()
         .contains("userId"));
 });
+
+/// A browser-like session for the web console: keeps cookies, never follows redirects.
+struct ConsoleSession<'a> {
+    app: &'a TestApp,
+    client: Client,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    html: String,
+}
+
+impl<'a> ConsoleSession<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        ConsoleSession {
+            app,
+            client: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: Default::default(),
+        }
+    }
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let r = req
+            .header("cookie", self.cookie_header())
+            .header("accept-language", "ar-SA,ar;q=0.9")
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let set_cookies: Vec<String> = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set_cookies {
+            let kv = c.split(';').next().unwrap();
+            let (k, v) = kv.split_once('=').unwrap();
+            if v.is_empty() {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        Page {
+            status,
+            location,
+            set_cookies,
+            html: r.text().await.unwrap_or_default(),
+        }
+    }
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.client.get(format!("{}{path}", self.app.base));
+        self.send(req).await
+    }
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let req = self
+            .client
+            .post(format!("{}{path}", self.app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(req).await
+    }
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        self.get("/login").await;
+        let csrf = self.cookies["wafa_login_csrf"].clone();
+        self.post(
+            "/login",
+            &[
+                ("email", email),
+                ("password", password),
+                ("csrf", &csrf),
+                ("next", "/"),
+            ],
+        )
+        .await
+    }
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("page has a CSRF field");
+    let rest = &html[at + "name=\"csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+both!(console_pages_forms_and_isolation, |app| {
+    let (_, a) = app.signup("متجر النخبة", "owner@a.sa").await;
+    let (_, b) = app.signup("Store B", "owner@b.sa").await;
+    let c1 = app
+        .customer(
+            &a,
+            json!({"first_name": "أحمد", "last_name": "الشهري", "phone": "0501234567", "city": "الرياض", "tags": ["vip"],
+                   "consents": [{"channel": "email", "state": "granted"}]}),
+        )
+        .await;
+    let c2 = app
+        .customer(&a, json!({"first_name": "Omar", "email": "omar@a.sa"}))
+        .await;
+    let c3 = app
+        .customer(
+            &a,
+            json!({"first_name": "<script>alert(1)</script>", "email": "x@a.sa"}),
+        )
+        .await;
+    for (i, status) in ["delivered", "paid", "refunded"].iter().enumerate() {
+        let o = app.post("/v1/orders", &a, json!({"customer_id": c1, "currency": "SAR", "status": status, "payment_method": if i == 0 { "cash_on_delivery" } else { "card" },
+            "placed_at": format!("2026-0{}-10T10:00:00Z", i + 6), "lines": [{"title": "عود", "quantity": 1, "unit_price_minor": 15000 + i as i64}]})).await;
+        assert_eq!(o.status, StatusCode::CREATED, "{:?}", o.body);
+    }
+    let order_now = app
+        .post(
+            "/v1/orders",
+            &a,
+            json!({"customer_id": c2, "currency": "SAR", "status": "paid", "payment_method": "card",
+        "lines": [{"title": "Musk", "quantity": 2, "unit_price_minor": 5000}]}),
+        )
+        .await;
+    let order_id = order_now.body["id"].as_i64().unwrap();
+    assert_eq!(
+        app.post("/v1/analytics/recompute", &a, json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // Not signed in: every page sends you to the sign-in page, which is Arabic for an
+    // Arabic browser.
+    let mut s = ConsoleSession::new(&app);
+    let p = s.get("/customers").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(p.location.unwrap().starts_with("/login?next=/customers"));
+    let login = s.get("/login").await;
+    assert!(login.html.contains(r#"<html lang="ar" dir="rtl">"#));
+    // A sign-in without the form's token is refused; wrong passwords say so.
+    let p = s
+        .post(
+            "/login",
+            &[
+                ("email", "owner@a.sa"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let csrf = s.cookies["wafa_login_csrf"].clone();
+    let p = s
+        .post(
+            "/login",
+            &[
+                ("email", "owner@a.sa"),
+                ("password", "wrong"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    assert!(p.html.contains("invalid_credentials"));
+    let p = s.sign_in("owner@a.sa", "correct horse battery").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let session_cookie = p
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("wafa_session="))
+        .unwrap();
+    assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"));
+
+    // Every page renders, on this backend, with the workspace's data.
+    for path in [
+        "/",
+        "/?period=7d",
+        "/?period=365d&currency=SAR",
+        "/customers",
+        "/customers?sort=clv",
+        "/customers?sort=name&page=2",
+        "/customers?sort=last_order",
+        "/customers?sort=orders",
+        "/customers?sort=oldest",
+        "/customers?segment=champions&churn=high",
+        "/customers?min_spent=100&last_order=365",
+        "/customers?last_order=over90&tag=vip&city=%D8%A7%D9%84%D8%B1%D9%8A%D8%A7%D8%B6",
+        "/orders",
+        "/orders?status=paid",
+        "/analytics",
+        "/sources",
+        "/imports",
+        "/settings",
+    ] {
+        let p = s.get(path).await;
+        assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.html);
+        assert!(p.html.contains("dir=\"rtl\""), "{path}");
+    }
+    let dash = s.get("/?period=365d").await;
+    assert!(dash.html.contains("data-kpi=\"revenue\""));
+    // Revenue counts the delivered COD order and the paid orders, not the refunded one:
+    // 150.00 + 150.01 + 100.00 = 400.01 SAR, shown with Arabic digits.
+    assert!(dash.html.contains("٤٠٠٫٠١"), "revenue in the dashboard");
+    let c = s.get(&format!("/customers/{c1}")).await;
+    assert_eq!(c.status, StatusCode::OK);
+    assert!(c.html.contains("أحمد الشهري") && c.html.contains("+966501234567"));
+    let o = s.get(&format!("/orders/{order_id}")).await;
+    assert_eq!(o.status, StatusCode::OK);
+    // Arabic-insensitive search: no hamza finds the hamza spelling.
+    let found = s.get(&format!("/customers?q={}", urlencode("احمد"))).await;
+    assert!(found.html.contains(&format!("/customers/{c1}\"")));
+    // A bad filter value is explained, not a failure.
+    let bad = s.get("/customers?min_spent=abc").await;
+    assert_eq!(bad.status, StatusCode::OK);
+    assert!(bad.html.contains("notice error"));
+    // Customer-controlled text is escaped.
+    let x = s.get(&format!("/customers/{c3}")).await;
+    assert!(x.html.contains("&lt;script&gt;alert(1)&lt;"));
+    assert!(!x.html.contains("<script>alert(1)"));
+    // CSV export of the view.
+    let csv = s.get("/customers.csv?tag=vip").await;
+    assert!(csv.html.starts_with("\u{feff}id,name,email,phone"));
+    assert!(csv.html.contains("أحمد الشهري") && !csv.html.contains("Omar"));
+
+    // Forms need the page's CSRF token.
+    let page = s.get(&format!("/customers/{c1}")).await;
+    let token = csrf_of(&page.html);
+    let p = s
+        .post(&format!("/customers/{c1}/notes"), &[("body", "forged")])
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = s
+        .post(
+            &format!("/customers/{c1}/notes"),
+            &[("body", "اتصل بالعميل بخصوص الطلب"), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let notes = app.get(&format!("/v1/customers/{c1}/notes"), &a).await;
+    assert_eq!(notes.body["items"].as_array().unwrap().len(), 1);
+    // The API does not take the console's cookie for writes.
+    let r = app
+        .client
+        .post(format!("{}/v1/customers", app.base))
+        .header("cookie", s.cookie_header())
+        .json(&json!({"first_name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // Merge with a preview, then undo, all through the console.
+    let preview = s.get(&format!("/customers/{c1}/merge?other={c2}")).await;
+    assert_eq!(preview.status, StatusCode::OK);
+    assert!(preview.html.contains("data-testid=\"merge-preview\""));
+    let p = s
+        .post(
+            &format!("/customers/{c1}/merge"),
+            &[("other", &c2.to_string()), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    assert_eq!(p.location.unwrap(), format!("/customers/{c1}?merged={c2}"));
+    let merges = app.get(&format!("/v1/merges?customer_id={c1}"), &a).await;
+    let merge_id = merges.body["items"][0]["id"].as_i64().unwrap();
+    // The merged customer's page leads to the survivor.
+    let p = s.get(&format!("/customers/{c2}")).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let p = s
+        .post(&format!("/merges/{merge_id}/undo"), &[("csrf", &token)])
+        .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let merges = app.get(&format!("/v1/merges?customer_id={c1}"), &a).await;
+    assert!(merges.body["items"][0]["undone_at"].is_string());
+
+    // Import a CSV through the upload form; the job finishes with a record and a report.
+    let imports = s.get("/imports").await;
+    let itoken = csrf_of(&imports.html);
+    let csv_body = "Customer ID,First Name,Last Name,Email,Phone\n,سارة,القحطاني,sara@a.sa,0551234567\n,Bad,Phone,bad@a.sa,12\n";
+    let boundary = "wafaBoundary42";
+    let mut body = String::new();
+    for (name, value) in [("csrf", itoken.as_str()), ("kind", "customers")] {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"customers.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv_body}\r\n--{boundary}--\r\n"));
+    let req = s
+        .client
+        .post(format!("{}/imports", app.base))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body);
+    let p = s.send(req).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.html);
+    let job = p.location.unwrap();
+    let mut import_id = None;
+    for _ in 0..200 {
+        let st = s.get(&format!("{job}?format=json")).await;
+        let v: Value = serde_json::from_str(&st.html).unwrap();
+        if v["done"] == true {
+            import_id = v["import_id"].as_i64();
+            assert!(v["error"].is_null(), "{v}");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let import_id = import_id.expect("the import finished");
+    let rec = s.get(&format!("/imports/{import_id}")).await;
+    assert_eq!(rec.status, StatusCode::OK);
+    let report = s.get(&format!("/imports/{import_id}/errors.csv")).await;
+    assert!(report.html.contains("invalid_phone"), "{}", report.html);
+
+    // Settings: an API key created in the console is shown once and works.
+    let settings = s.get("/settings").await;
+    let stoken = csrf_of(&settings.html);
+    let p = s
+        .post(
+            "/settings/keys",
+            &[
+                ("name", "تقارير"),
+                ("scope", "customers:read"),
+                ("scope", "orders:read"),
+                ("csrf", &stoken),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK);
+    let key_at = p.html.find("wafa_sk_").expect("the new key is shown");
+    let key: String = p.html[key_at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    assert_eq!(app.get("/v1/customers", &key).await.status, StatusCode::OK);
+    // Bad settings input is explained and changes nothing.
+    let p = s
+        .post(
+            "/settings/workspace",
+            &[
+                ("name", "x"),
+                ("default_currency", "XXX"),
+                ("default_region", "SA"),
+                ("timezone", "Asia/Riyadh"),
+                ("language", "ar"),
+                ("csrf", &stoken),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.get("/v1/workspace", &a).await.body["default_currency"],
+        "SAR"
+    );
+
+    // Roles: a viewer sees no settings in the menu and is refused the page.
+    let r = app
+        .post(
+            "/v1/users",
+            &a,
+            json!({"email": "viewer@a.sa", "password": "viewer password 1", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let mut v = ConsoleSession::new(&app);
+    v.sign_in("viewer@a.sa", "viewer password 1").await;
+    let home = v.get("/customers").await;
+    assert!(!home.html.contains("href=\"/settings\""));
+    assert_eq!(v.get("/settings").await.status, StatusCode::FORBIDDEN);
+
+    // Workspace B cannot see or change A's records through the console.
+    let _ = b;
+    let mut sb = ConsoleSession::new(&app);
+    sb.sign_in("owner@b.sa", "correct horse battery").await;
+    let btoken = csrf_of(&sb.get("/customers").await.html);
+    for path in [
+        format!("/customers/{c1}"),
+        format!("/customers/{c1}/merge?other={c3}"),
+        format!("/orders/{order_id}"),
+        format!("/imports/{import_id}"),
+        format!("/imports/{import_id}/errors.csv"),
+        job.clone(),
+    ] {
+        assert_eq!(sb.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let p = sb
+        .post(
+            &format!("/customers/{c1}/merge"),
+            &[("other", &c3.to_string()), ("csrf", &btoken)],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    let p = sb
+        .post(&format!("/merges/{merge_id}/undo"), &[("csrf", &btoken)])
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(!sb.get("/customers").await.html.contains("أحمد"));
+
+    // Switching language is stored on the user; signing out ends the session.
+    let p = s
+        .post(
+            "/language",
+            &[("lang", "en"), ("csrf", &token), ("next", "/orders")],
+        )
+        .await;
+    assert_eq!(p.location.as_deref(), Some("/orders"));
+    assert!(s
+        .get("/orders")
+        .await
+        .html
+        .contains(r#"<html lang="en" dir="ltr">"#));
+    let p = s.post("/logout", &[("csrf", &token)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(s.get("/").await.status, StatusCode::SEE_OTHER);
+});

@@ -391,7 +391,7 @@ impl Store {
             .map(|c| {
                 let p = preds.remove(&c.id);
                 let mut s = spent.remove(&c.id).unwrap_or_default();
-                s.sort_by(|a, b| b.1.cmp(&a.1));
+                s.sort_by_key(|x| std::cmp::Reverse(x.1));
                 ConsoleCustomer {
                     spent: s,
                     p_alive_ppm: p.as_ref().map(|p| p.0),
@@ -530,7 +530,7 @@ impl Store {
             .collect();
         for w in ws {
             super::audit(
-                &mut *tx,
+                &mut tx,
                 w,
                 &format!("user:{user_id}"),
                 "user.password_reset",

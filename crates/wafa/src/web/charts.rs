@@ -160,7 +160,8 @@ impl LineChart<'_> {
     }
 }
 
-/// Horizontal bars as HTML (they flow with the page's direction by themselves).
+/// Horizontal bars as HTML rows (label, bar, value); the stylesheet mirrors the bars in
+/// right-to-left pages so they grow from the start side.
 pub fn bars(items: &[(String, f64, String)]) -> String {
     let max = items.iter().map(|i| i.1).fold(0.0, f64::max).max(1e-9);
     let mut s = String::from(r#"<ul class="bars">"#);
@@ -168,7 +169,8 @@ pub fn bars(items: &[(String, f64, String)]) -> String {
         let pct = (v / max * 100.0).clamp(0.0, 100.0);
         let _ = write!(
             s,
-            r#"<li><span class="bar-label">{}</span><span class="bar-track"><span class="bar-fill" style="inline-size:{pct:.1}%"></span></span><span class="bar-value">{}</span></li>"#,
+            // An SVG rect, not a `style` width: the pages' CSP allows no inline styles.
+            r#"<li><span class="bar-label">{}</span><svg class="bar-track" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true"><rect class="bar-fill" width="{pct:.1}" height="10" rx="1"/></svg><span class="bar-value">{}</span></li>"#,
             esc(label),
             esc(shown)
         );

@@ -111,7 +111,8 @@ fn group(int_part: &str) -> String {
     let bytes: Vec<char> = int_part.chars().collect();
     let mut out = String::new();
     for (i, c) in bytes.iter().enumerate() {
-        if i > 0 && (bytes.len() - i) % 3 == 0 {
+        let from_end = bytes.len() - i;
+        if i > 0 && from_end.is_multiple_of(3) {
             out.push(',');
         }
         out.push(*c);

@@ -56,11 +56,12 @@ fn page(c: &Console, v: Value) -> Value {
     context! { ..v, ..c.base() }
 }
 
-fn require(c: &Console, p: Permission) -> Result<(), Response> {
+/// The refusal page when the signed-in role lacks `p`.
+fn refuse(c: &Console, p: Permission) -> Option<Response> {
     if c.can(p) {
-        Ok(())
+        None
     } else {
-        Err(c.fail(AppError::forbidden(format!(
+        Some(c.fail(AppError::forbidden(format!(
             "needs permission {}",
             p.as_str()
         ))))
@@ -159,7 +160,7 @@ pub async fn dashboard(
     c: Console,
     Query(q): Query<DashboardQuery>,
 ) -> Response {
-    if let Err(r) = require(&c, Permission::OrdersRead) {
+    if let Some(r) = refuse(&c, Permission::OrdersRead) {
         return r;
     }
     let days: i64 = match q.period.as_deref() {
@@ -293,14 +294,14 @@ pub async fn dashboard(
         currencies => currencies,
         from => start, to => end - 1,
         kpis => vec![
-            context!{ key => "customers", value => i18n::int(customers_total, lang), change => Value::from(()) },
-            context!{ key => "active", value => i18n::int(buyers_now, lang), change => change(buyers_now as f64, buyers_prev as f64) },
-            context!{ key => "revenue", value => i18n::money(t.revenue, &currency, lang), change => change(t.revenue as f64, pt.revenue as f64) },
-            context!{ key => "orders", value => i18n::int(t.orders, lang), change => change(t.orders as f64, pt.orders as f64) },
-            context!{ key => "aov", value => i18n::money(aov, &currency, lang), change => change(aov as f64, aov_prev as f64) },
-            context!{ key => "repeat_rate", value => i18n::percent(repeat, lang), change => change(repeat, repeat_prev) },
-            context!{ key => "new_customers", value => i18n::int(new_now, lang), change => change(new_now as f64, new_prev as f64) },
-            context!{ key => "cod_share", value => i18n::percent(if t.orders > 0 { t.cod_orders as f64 / t.orders as f64 } else { 0.0 }, lang), change => Value::from(()) },
+            context!{ key => "customers", value => i18n::int(customers_total, lang), change => Value::from(()), compare => false },
+            context!{ key => "active", value => i18n::int(buyers_now, lang), change => change(buyers_now as f64, buyers_prev as f64), compare => true },
+            context!{ key => "revenue", value => i18n::money(t.revenue, &currency, lang), change => change(t.revenue as f64, pt.revenue as f64), compare => true },
+            context!{ key => "orders", value => i18n::int(t.orders, lang), change => change(t.orders as f64, pt.orders as f64), compare => true },
+            context!{ key => "aov", value => i18n::money(aov, &currency, lang), change => change(aov as f64, aov_prev as f64), compare => true },
+            context!{ key => "repeat_rate", value => i18n::percent(repeat, lang), change => change(repeat, repeat_prev), compare => true },
+            context!{ key => "new_customers", value => i18n::int(new_now, lang), change => change(new_now as f64, new_prev as f64), compare => true },
+            context!{ key => "cod_share", value => i18n::percent(if t.orders > 0 { t.cod_orders as f64 / t.orders as f64 } else { 0.0 }, lang), change => Value::from(()), compare => false },
         ],
         chart => Value::from_safe_string(chart),
         payment_bars => Value::from_safe_string(payment_bars),
@@ -462,7 +463,7 @@ pub async fn customers(
     c: Console,
     Query(q): Query<CustomersQuery>,
 ) -> Response {
-    if let Err(r) = require(&c, Permission::CustomersRead) {
+    if let Some(r) = refuse(&c, Permission::CustomersRead) {
         return r;
     }
     const PER_PAGE: i64 = 50;
@@ -543,7 +544,7 @@ pub async fn customers_csv(
     c: Console,
     Query(q): Query<CustomersQuery>,
 ) -> Response {
-    if let Err(r) = require(&c, Permission::CustomersRead) {
+    if let Some(r) = refuse(&c, Permission::CustomersRead) {
         return r;
     }
     const CHUNK: i64 = 1000;
@@ -666,7 +667,7 @@ pub async fn customer(
     Path(id): Path<i64>,
     Query(q): Query<CustomerQuery>,
 ) -> Response {
-    if let Err(r) = require(&c, Permission::CustomersRead) {
+    if let Some(r) = refuse(&c, Permission::CustomersRead) {
         return r;
     }
     let ws = c.p.workspace_id;
@@ -823,7 +824,7 @@ pub async fn add_note(
     Form(f): Form<NoteForm>,
 ) -> Response {
     tri!(c, c.check_csrf(f.csrf.as_deref()));
-    if let Err(r) = require(&c, Permission::NotesWrite) {
+    if let Some(r) = refuse(&c, Permission::NotesWrite) {
         return r;
     }
     let body = f.body.trim();
@@ -851,7 +852,7 @@ pub async fn merge_page(
     Path(id): Path<i64>,
     Query(q): Query<MergeQuery>,
 ) -> Response {
-    if let Err(r) = require(&c, Permission::CustomersMerge) {
+    if let Some(r) = refuse(&c, Permission::CustomersMerge) {
         return r;
     }
     let ws = c.p.workspace_id;
@@ -930,7 +931,7 @@ pub async fn merge_submit(
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     tri!(c, c.check_csrf(f.get("csrf").map(String::as_str)));
-    if let Err(r) = require(&c, Permission::CustomersMerge) {
+    if let Some(r) = refuse(&c, Permission::CustomersMerge) {
         return r;
     }
     let Some(other) = f.get("other").and_then(|o| o.parse::<i64>().ok()) else {
@@ -971,7 +972,7 @@ pub async fn undo_merge(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     tri!(c, c.check_csrf(f.csrf.as_deref()));
-    if let Err(r) = require(&c, Permission::CustomersMerge) {
+    if let Some(r) = refuse(&c, Permission::CustomersMerge) {
         return r;
     }
     let m = tri!(
@@ -999,7 +1000,7 @@ pub async fn orders(
     c: Console,
     Query(q): Query<OrdersQuery>,
 ) -> Response {
-    if let Err(r) = require(&c, Permission::OrdersRead) {
+    if let Some(r) = refuse(&c, Permission::OrdersRead) {
         return r;
     }
     const PER_PAGE: i64 = 50;
@@ -1041,7 +1042,7 @@ pub async fn orders(
 }
 
 pub async fn order(State(st): State<AppState>, c: Console, Path(id): Path<i64>) -> Response {
-    if let Err(r) = require(&c, Permission::OrdersRead) {
+    if let Some(r) = refuse(&c, Permission::OrdersRead) {
         return r;
     }
     let o = tri!(c, st.store.get_order(c.p.workspace_id, id).await);
@@ -1054,7 +1055,7 @@ pub async fn order(State(st): State<AppState>, c: Console, Path(id): Path<i64>) 
     let cur = o.currency.clone();
     let m = |v: i64| i18n::money(v, &cur, lang);
     let v = context! {
-        title => format!("#{}", o.number.clone().unwrap_or_else(|| o.id.to_string())),
+        title => o.number.clone().unwrap_or_else(|| format!("#{}", o.id)),
         order => context! {
             id => o.id, number => o.number.clone(), external_id => o.external_id.clone(), status => o.status.clone(),
             payment_method => o.payment_method.clone(), placed_at => o.placed_at.clone(), city => o.city.clone(),
@@ -1083,7 +1084,7 @@ pub async fn analytics(
     c: Console,
     Query(q): Query<AnalyticsQuery>,
 ) -> Response {
-    if let Err(r) = require(&c, Permission::CustomersRead) {
+    if let Some(r) = refuse(&c, Permission::CustomersRead) {
         return r;
     }
     let ws = c.p.workspace_id;
@@ -1243,7 +1244,7 @@ pub async fn recompute(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     tri!(c, c.check_csrf(f.csrf.as_deref()));
-    if let Err(r) = require(&c, Permission::CustomersWrite) {
+    if let Some(r) = refuse(&c, Permission::CustomersWrite) {
         return r;
     }
     tri!(
@@ -1257,7 +1258,7 @@ pub async fn recompute(
 // Sources and deliveries
 
 pub async fn sources(State(st): State<AppState>, c: Console) -> Response {
-    if let Err(r) = require(&c, Permission::SourcesRead) {
+    if let Some(r) = refuse(&c, Permission::SourcesRead) {
         return r;
     }
     render_sources(&st, &c, None).await
@@ -1304,7 +1305,7 @@ pub async fn connect_source(
     Form(f): Form<SourceForm>,
 ) -> Response {
     tri!(c, c.check_csrf(f.csrf.as_deref()));
-    if let Err(r) = require(&c, Permission::SourcesWrite) {
+    if let Some(r) = refuse(&c, Permission::SourcesWrite) {
         return r;
     }
     let created = tri!(
@@ -1337,7 +1338,7 @@ pub async fn source(
     Path(id): Path<i64>,
     Query(q): Query<SourceQuery>,
 ) -> Response {
-    if let Err(r) = require(&c, Permission::SourcesRead) {
+    if let Some(r) = refuse(&c, Permission::SourcesRead) {
         return r;
     }
     let ws = c.p.workspace_id;
@@ -1396,7 +1397,7 @@ pub async fn replay(
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
     tri!(c, c.check_csrf(f.get("csrf").map(String::as_str)));
-    if let Err(r) = require(&c, Permission::SourcesWrite) {
+    if let Some(r) = refuse(&c, Permission::SourcesWrite) {
         return r;
     }
     tri!(
@@ -1418,7 +1419,7 @@ pub async fn replay(
 // Imports
 
 pub async fn imports(State(st): State<AppState>, c: Console) -> Response {
-    if let Err(r) = require(&c, Permission::Import) {
+    if let Some(r) = refuse(&c, Permission::Import) {
         return r;
     }
     let list = tri!(c, st.store.list_imports(c.p.workspace_id, None, 30).await);
@@ -1431,7 +1432,7 @@ pub async fn imports(State(st): State<AppState>, c: Console) -> Response {
 
 /// Accept an upload and import it in the background; the job page shows progress.
 pub async fn start_import(State(st): State<AppState>, c: Console, mut form: Multipart) -> Response {
-    if let Err(r) = require(&c, Permission::Import) {
+    if let Some(r) = refuse(&c, Permission::Import) {
         return r;
     }
     let mut csrf = None;
@@ -1542,7 +1543,7 @@ pub async fn import_job(
     Path(n): Path<u64>,
     Query(q): Query<JobQuery>,
 ) -> Response {
-    if let Err(r) = require(&c, Permission::Import) {
+    if let Some(r) = refuse(&c, Permission::Import) {
         return r;
     }
     let job = st
@@ -1593,7 +1594,7 @@ pub async fn import_record(
     c: Console,
     Path(id): Path<i64>,
 ) -> Response {
-    if let Err(r) = require(&c, Permission::Import) {
+    if let Some(r) = refuse(&c, Permission::Import) {
         return r;
     }
     let rec = tri!(c, st.store.get_import(c.p.workspace_id, id).await);
@@ -1616,7 +1617,7 @@ pub async fn import_errors_csv(
     c: Console,
     Path(id): Path<i64>,
 ) -> Response {
-    if let Err(r) = require(&c, Permission::Import) {
+    if let Some(r) = refuse(&c, Permission::Import) {
         return r;
     }
     let rec = tri!(c, st.store.get_import(c.p.workspace_id, id).await);
@@ -1673,7 +1674,7 @@ async fn render_settings(
     new_key: Option<String>,
     error: Option<AppError>,
 ) -> Response {
-    if let Err(r) = require(c, Permission::WorkspaceManage) {
+    if let Some(r) = refuse(c, Permission::WorkspaceManage) {
         return r;
     }
     let ws = c.p.workspace_id;
