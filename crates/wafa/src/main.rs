@@ -194,6 +194,13 @@ enum BenchCommand {
         #[arg(long, default_value = "bench-data")]
         dir: std::path::PathBuf,
     },
+    /// Server-side render time of the console's pages on a database loaded by `bench import`.
+    Console {
+        #[arg(long, default_value_t = 30)]
+        rounds: usize,
+        #[arg(long, env = "WAFA_DATABASE_URL", default_value = "bench-data/bench.db")]
+        database_url: String,
+    },
     /// Time customer search and timeline pages on a database loaded by `bench import`.
     Query {
         #[arg(long, default_value_t = 40)]
@@ -352,6 +359,15 @@ async fn main() -> ExitCode {
                     database_url,
                 },
         } => wafa::bench::query(&database_url, rounds)
+            .await
+            .map_err(Into::into),
+        Command::Bench {
+            which:
+                BenchCommand::Console {
+                    rounds,
+                    database_url,
+                },
+        } => wafa::bench::console::console(&database_url, rounds)
             .await
             .map_err(Into::into),
     };

@@ -243,6 +243,7 @@ pub async fn query(database_url: &str, rounds: usize) -> Result<(), AppError> {
     Ok(())
 }
 
+pub mod console;
 pub mod load;
 
 use crate::http::{AppState, Config};

@@ -131,7 +131,9 @@ pub fn decimal(x: f64, places: usize, lang: Lang) -> String {
     if !x.is_finite() {
         return "—".into();
     }
-    let s = format!("{:.*}", places, x.abs());
+    // Half away from zero (12.5 → 13), as people round; `format!` alone rounds half to even.
+    let factor = 10f64.powi(places as i32);
+    let s = format!("{:.*}", places, (x.abs() * factor).round() / factor);
     let (i, f) = s.split_once('.').unwrap_or((&s, ""));
     let mut out = group(i);
     if !f.is_empty() {
