@@ -323,3 +323,31 @@ test('sign-in is rate-limited', { skip }, async () => {
   assert.equal(await page.getAttribute('.notice.error', 'data-code'), 'rate_limited');
   await page.context().close();
 });
+
+test('accessibility: axe-core finds no WCAG 2 A/AA violations on the main pages, in both languages', { skip }, async () => {
+  const axePath = join(here, 'node_modules', 'axe-core', 'axe.min.js');
+  for (const locale of ['ar', 'en']) {
+    // axe is injected as a script, which the pages' CSP would (rightly) refuse.
+    const ctx = await browser.newContext({ locale, bypassCSP: true, viewport: { width: 1280, height: 900 } });
+    const page = await ctx.newPage();
+    await page.goto(server.base + '/login');
+    await page.fill('#email', EMAIL);
+    await page.fill('#password', PASSWORD);
+    await Promise.all([page.waitForNavigation(), page.click('form[action="/login"] button[type=submit]')]);
+    // The user's stored language decides; make it this locale's.
+    if ((await dir(page))[0] !== locale) {
+      await Promise.all([page.waitForNavigation(), page.click('[data-testid=switch-language]')]);
+    }
+    const problems = [];
+    for (const p of ['/', '/customers', '/customers/1', '/orders', '/orders/1', '/analytics', '/sources', '/imports', '/settings']) {
+      await page.goto(server.base + p);
+      await page.addScriptTag({ path: axePath });
+      const result = await page.evaluate(() => window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } }));
+      for (const v of result.violations) {
+        problems.push(`${locale} ${p}: ${v.id} (${v.impact}) × ${v.nodes.length}: ${v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(' | ')}`);
+      }
+    }
+    await ctx.close();
+    assert.deepEqual(problems, [], problems.join('\n'));
+  }
+});
