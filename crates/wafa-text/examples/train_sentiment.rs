@@ -24,10 +24,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use wafa_text::eval::Confusion;
-use wafa_text::features::{analyze, features, hash_str};
+use wafa_text::features::{analyze, features, hash_str, stem, Kind};
+use wafa_text::lexicon::{dense_features, Lexicon, DENSE};
 use wafa_text::linear::{Rng, Trainer};
-use wafa_text::normalize::strip_emoji;
-use wafa_text::sentiment::{classify_features, BITS, LABELS};
+use wafa_text::normalize::{is_arabic_token, normalize, strip_emoji};
+use wafa_text::sentiment::{classify_features_dense, decide, BITS, LABELS};
 
 struct Ex {
     text: String,
@@ -670,29 +671,222 @@ fn ex(text: String, label: usize, weight: f32) -> Ex {
     }
 }
 
+/// Build the lexicon table shipped as `model/lexicon.tsv` (see `src/lexicon.rs`):
+/// VADER English (mean valence −4..4) and nlp.js Arabic/emoji (−5..5, scaled by 0.8
+/// to VADER's range), keyed by the normalised single-token form, plus stem fallbacks
+/// where every lexicon word with that stem agrees in sign. Sorted: deterministic.
+fn build_lexicon(dir: &Path) -> String {
+    let mut words: BTreeMap<String, (f32, f32)> = BTreeMap::new();
+    let mut add = |w: &str, v: f32| {
+        let n = normalize(w);
+        if n.is_empty() || n.contains(' ') || n == "?" || n == "!" || v == 0.0 {
+            return;
+        }
+        let e = words.entry(n).or_default();
+        e.0 += v;
+        e.1 += 1.0;
+    };
+    let s =
+        fs::read_to_string(dir.join("lexicons/vader_en/vader_lexicon.txt")).expect("vader lexicon");
+    for line in s.lines() {
+        let mut it = line.split('\t');
+        let (Some(w), Some(v)) = (it.next(), it.next()) else {
+            continue;
+        };
+        if let Ok(v) = v.trim().parse::<f32>() {
+            add(w, v);
+        }
+    }
+    let s = fs::read_to_string(dir.join("lexicons/nlpjs_ar/afinn_ar.json")).expect("afinn_ar");
+    let m: BTreeMap<String, f32> = serde_json::from_str(&s).expect("afinn json");
+    for (w, v) in &m {
+        add(w, v * 0.8);
+    }
+    let mut stems: BTreeMap<String, (f32, f32, bool, bool)> = BTreeMap::new();
+    let mut out = String::new();
+    for (w, (sum, n)) in &words {
+        let v = sum / n;
+        out.push_str(&format!("w\t{w}\t{v:.3}\n"));
+        let kind = if is_arabic_token(w) {
+            Kind::Arabic
+        } else if w.chars().all(|c| c.is_ascii_alphabetic() || c == '\'') {
+            Kind::Latin
+        } else {
+            continue;
+        };
+        let st = stem(&w.replace('\'', ""), kind);
+        let e = stems.entry(st).or_default();
+        e.0 += v;
+        e.1 += 1.0;
+        e.2 |= v > 0.0;
+        e.3 |= v < 0.0;
+    }
+    for (st, (sum, n, p, q)) in &stems {
+        if p != q && !st.is_empty() {
+            out.push_str(&format!("s\t{st}\t{:.3}\n", sum / n));
+        }
+    }
+    out
+}
+
+/// Cross-validation fold of a training example (`None`: validation, lexicon or
+/// template examples, which are never held out). Decision thresholds are tuned on
+/// pooled out-of-fold predictions over the training portion, never on validation.
+fn fold_of(e: &Ex, folds: u64) -> Option<u64> {
+    if e.val || matches!(e.group.as_str(), "lexicon" | "template") {
+        None
+    } else {
+        Some(hash_str(b'D', &e.text) % folds)
+    }
+}
+
+struct Cfg {
+    epochs: usize,
+    lr: f32,
+    l2: f32,
+    avg_last: usize,
+    dense: bool,
+}
+
+fn train(
+    all: &[Ex],
+    feats: &[Vec<u32>],
+    dense: &[[f32; DENSE]],
+    use_ex: &dyn Fn(usize) -> bool,
+    cfg: &Cfg,
+    seed: u64,
+) -> wafa_text::linear::LinearModel {
+    let mut rng = Rng(seed);
+    let mut order: Vec<usize> = (0..all.len()).filter(|&i| use_ex(i)).collect();
+    let mut t = if cfg.dense {
+        Trainer::with_dense(BITS, 3, DENSE)
+    } else {
+        Trainer::new(BITS, 3)
+    };
+    t.lr = cfg.lr;
+    t.l2 = cfg.l2;
+    for ep in 0..cfg.epochs {
+        rng.shuffle(&mut order);
+        for &i in &order {
+            let mut target = [0.0f32; 3];
+            target[all[i].label] = 1.0;
+            let d: &[f32] = if cfg.dense { &dense[i] } else { &[] };
+            t.step_dense(&feats[i], d, &target, all[i].weight);
+        }
+        if ep + cfg.avg_last >= cfg.epochs {
+            t.snapshot();
+        }
+    }
+    t.finish(&LABELS)
+}
+
+type Report = BTreeMap<String, (Confusion, Confusion)>;
+
+/// Probabilities with `delta` added to the neutral logit (exactly what
+/// `LinearModel::add_bias(1, delta)` does to the model).
+fn shift_neutral(p: &[f32; 3], delta: f32) -> [f32; 3] {
+    let mut q = [p[0], p[1] * delta.exp(), p[2]];
+    let s: f32 = q.iter().sum();
+    q.iter_mut().for_each(|x| *x /= s);
+    q
+}
+
+/// 3-class (shipped decision) and 2-class (gold pos/neg, sign of score) confusions
+/// per source group, per language and for dialectal (non-MSA) ArSarcasm, over the
+/// examples that have probabilities.
+fn evaluate(all: &[Ex], probs: &[Option<[f32; 3]>], delta: f32) -> Report {
+    let mut groups: Report = BTreeMap::new();
+    for (e, p) in all.iter().zip(probs) {
+        let Some(p) = p else { continue };
+        let s = decide(&shift_neutral(p, delta));
+        let pred3 = LABELS
+            .iter()
+            .position(|x| *x == s.label.as_str())
+            .unwrap_or(1);
+        let lang = if e.group.starts_with("vader") {
+            "en"
+        } else if e.group.starts_with("arsarcasm") {
+            "ar(arsarcasm all dialects)"
+        } else {
+            "ar(atsad)"
+        };
+        let mut keys = vec![e.group.clone(), lang.to_string()];
+        if e.group.starts_with("arsarcasm/") && e.group != "arsarcasm/msa" {
+            keys.push("ar(arsarcasm dialectal, non-MSA)".to_string());
+        }
+        for key in keys {
+            let entry = groups.entry(key).or_insert_with(|| {
+                (
+                    Confusion::new(&LABELS),
+                    Confusion::new(&["negative", "positive"]),
+                )
+            });
+            entry.0.add(e.label, pred3);
+            if e.label != 1 {
+                entry.1.add(e.label / 2, usize::from(s.score > 0.0));
+            }
+        }
+    }
+    groups
+}
+
+fn probs_of(
+    model: &wafa_text::linear::LinearModel,
+    feats: &[u32],
+    dense: &[f32; DENSE],
+    use_dense: bool,
+) -> [f32; 3] {
+    let d: &[f32] = if use_dense { dense } else { &[] };
+    let (_, _, p) = model.predict_dense(feats, d);
+    [p[0], p[1], p[2]]
+}
+
+fn f1(r: &Report, k: &str) -> f64 {
+    r.get(k).map(|c| c.0.macro_f1()).unwrap_or(0.0)
+}
+fn acc2(r: &Report, k: &str) -> f64 {
+    r.get(k).map(|c| c.1.accuracy()).unwrap_or(0.0)
+}
+
+fn print_report(title: &str, r: &Report) {
+    println!("\n{title}. 3-class (shipped decision) | 2-class (gold pos/neg only, sign of score):");
+    let (langs, groups): (Vec<_>, Vec<_>) = r.iter().partition(|(k, _)| k.contains('('));
+    for (g, (c3, c2)) in groups.into_iter().chain(langs) {
+        println!("{g:<22} 3c: {}   2c: {}", c3.summary(), c2.summary());
+    }
+    for key in ["ar(arsarcasm dialectal, non-MSA)", "en"] {
+        if let Some((c3, _)) = r.get(key) {
+            println!("per-class, {key}:");
+            print!("{}", c3.report());
+        }
+    }
+}
+
 fn main() {
     let data = PathBuf::from(arg("--data").unwrap_or_else(|| "/work/shared/data/sentiment".into()));
     let out_dir = PathBuf::from(arg("--out").unwrap_or_else(|| "crates/wafa-text/model".into()));
-    let epochs: usize = arg("--epochs").and_then(|s| s.parse().ok()).unwrap_or(5);
-    let atsad_w: f32 = arg("--atsad-weight")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0.3);
-    let lex_w: f32 = arg("--lex-weight")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1.0);
-    let tpl_w: f32 = arg("--tpl-weight")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0.5);
-    let lr: f32 = arg("--lr").and_then(|s| s.parse().ok()).unwrap_or(0.1);
+    let num = |name: &str, default: f32| -> f32 {
+        arg(name).and_then(|s| s.parse().ok()).unwrap_or(default)
+    };
+    let atsad_w = num("--atsad-weight", 0.3);
+    let lex_w = num("--lex-weight", 1.0);
+    let tpl_w = num("--tpl-weight", 0.5);
+    let dialect_w = num("--dialect-weight", 3.0);
+    let sarcasm_w = num("--sarcasm-weight", 0.3);
+    let cfg = Cfg {
+        epochs: num("--epochs", 5.0) as usize,
+        lr: num("--lr", 0.1),
+        l2: num("--l2", 1e-6),
+        avg_last: num("--avg-last", 0.0) as usize,
+        dense: num("--lexicon-inputs", 1.0) != 0.0,
+    };
     let mut rng = Rng(0x5eed_1234_abcd_0001);
 
+    let lexicon_tsv = build_lexicon(&data);
+    let lex = Lexicon::parse(&lexicon_tsv);
+    eprintln!("lexicon: {} words", lex.len());
+
     let mut all = Vec::new();
-    let dialect_w: f32 = arg("--dialect-weight")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3.0);
-    let sarcasm_w: f32 = arg("--sarcasm-weight")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0.3);
     load_arsarcasm(&data, &mut all, dialect_w, sarcasm_w);
     load_atsad(&data, &mut all, atsad_w);
     load_vader_gt(&data, &mut all);
@@ -718,90 +912,129 @@ fn main() {
     }
 
     eprintln!("featurising {} examples…", all.len());
-    let feats: Vec<Vec<u32>> = all
-        .iter()
-        .map(|e| {
-            let mut f = Vec::new();
-            features(&analyze(&e.text), BITS, &mut f);
-            f
-        })
-        .collect();
-    let mut order: Vec<usize> = (0..all.len()).filter(|&i| !all[i].val).collect();
-    let avg_last: usize = arg("--avg-last").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let mut t = Trainer::new(BITS, 3);
-    t.lr = lr;
-    t.l2 = arg("--l2").and_then(|s| s.parse().ok()).unwrap_or(1e-6);
-    for ep in 0..epochs {
-        rng.shuffle(&mut order);
-        for &i in &order {
-            let mut target = [0.0f32; 3];
-            target[all[i].label] = 1.0;
-            t.step(&feats[i], &target, all[i].weight);
-        }
-        if ep + avg_last >= epochs {
-            t.snapshot();
-        }
-        eprintln!("epoch {ep} done");
+    let mut feats: Vec<Vec<u32>> = Vec::with_capacity(all.len());
+    let mut dense: Vec<[f32; DENSE]> = Vec::with_capacity(all.len());
+    for e in &all {
+        let a = analyze(&e.text);
+        let mut f = Vec::new();
+        features(&a, BITS, &mut f);
+        feats.push(f);
+        let mut d = [0.0; DENSE];
+        dense_features(&lex, &a, &mut d);
+        dense.push(d);
     }
-    let model = t.finish(&LABELS);
+    let folds = num("--folds", 3.0).max(2.0) as u64;
+    let fold: Vec<Option<u64>> = all.iter().map(|e| fold_of(e, folds)).collect();
+    if std::env::var("LEX_ONLY").is_ok() {
+        // Lexicon alone (sign of the summed compounds) on pos/neg gold, per group.
+        let mut m: BTreeMap<String, (u32, u32, u32)> = BTreeMap::new();
+        for (i, e) in all.iter().enumerate().filter(|(i, _)| all[*i].val) {
+            if e.label == 1 {
+                continue;
+            }
+            let s = dense[i][0] + dense[i][1] + dense[i][2];
+            let x = m.entry(e.group.clone()).or_default();
+            x.0 += 1;
+            x.1 += u32::from((s > 0.0) == (e.label == 2) && s != 0.0);
+            x.2 += u32::from(s == 0.0);
+        }
+        for (g, (n, ok, zero)) in m {
+            println!(
+                "lexicon-only {g:<20} n={n} acc={:.3} no-hit={:.3}",
+                ok as f64 / n as f64,
+                zero as f64 / n as f64
+            );
+        }
+    }
+
+    // Pass 1: K-fold models over the training portion → out-of-fold probabilities,
+    // on which the neutral bias is tuned.
+    let seed = rng.0;
+    let mut oof: Vec<Option<[f32; 3]>> = vec![None; all.len()];
+    for k in 0..folds {
+        let m = train(
+            &all,
+            &feats,
+            &dense,
+            &|i| !all[i].val && fold[i] != Some(k),
+            &cfg,
+            seed,
+        );
+        for i in (0..all.len()).filter(|&i| fold[i] == Some(k)) {
+            oof[i] = Some(probs_of(&m, &feats[i], &dense[i], cfg.dense));
+        }
+        eprintln!("fold {k} done");
+    }
+    let objective = |r: &Report| {
+        (f1(r, "ar(arsarcasm all dialects)") + f1(r, "ar(arsarcasm dialectal, non-MSA)")) / 2.0
+    };
+    let mut best = (f64::NEG_INFINITY, 0.0f32);
+    for k in -10..=10 {
+        let delta = k as f32 * 0.1;
+        let r = evaluate(&all, &oof, delta);
+        let o = objective(&r);
+        if std::env::var("SHOW_TUNING").is_ok() {
+            println!(
+                "oof neutral bias {delta:+.1}: ar3c {:.3} dialectal3c {:.3} en3c {:.3}",
+                f1(&r, "ar(arsarcasm all dialects)"),
+                f1(&r, "ar(arsarcasm dialectal, non-MSA)"),
+                f1(&r, "en")
+            );
+        }
+        // Prefer the smallest change on near-ties (within 0.002).
+        if o > best.0 + 0.002 || (o > best.0 - 0.002 && delta.abs() < best.1.abs()) {
+            best = (best.0.max(o), delta);
+        }
+    }
+    let neutral_bias = if num("--tune-neutral", 1.0) != 0.0 {
+        best.1
+    } else {
+        0.0
+    };
+    let r = evaluate(&all, &oof, neutral_bias);
+    println!(
+        "SUMMARY oof ({folds}-fold, neutral bias {neutral_bias:+.1}): dialectal3c {:.3} ar3c {:.3} en3c {:.3} | 2c amazon {:.3} en {:.3} ar {:.3} atsad {:.3}",
+        f1(&r, "ar(arsarcasm dialectal, non-MSA)"),
+        f1(&r, "ar(arsarcasm all dialects)"),
+        f1(&r, "en"),
+        acc2(&r, "vader/amazon"),
+        acc2(&r, "en"),
+        acc2(&r, "ar(arsarcasm all dialects)"),
+        acc2(&r, "ar(atsad)"),
+    );
+    if std::env::var("OOF_ONLY").is_ok() {
+        return;
+    }
+
+    // Pass 2: the shipped model, trained on the whole training portion, with the
+    // tuned neutral bias.
+    let mut model = train(&all, &feats, &dense, &|i| !all[i].val, &cfg, seed);
+    model.add_bias(1, neutral_bias);
     fs::create_dir_all(&out_dir).expect("out dir");
     let bytes = model.to_bytes();
     fs::write(out_dir.join("sentiment.bin"), &bytes).expect("write model");
+    fs::write(out_dir.join("lexicon.tsv"), &lexicon_tsv).expect("write lexicon");
     println!(
-        "wrote {} ({} bytes)",
+        "wrote {} ({} bytes) and lexicon.tsv ({} bytes)",
         out_dir.join("sentiment.bin").display(),
-        bytes.len()
+        bytes.len(),
+        lexicon_tsv.len()
     );
 
     // Validation (quantised model, exactly what ships).
-    let mut groups: BTreeMap<String, (Confusion, Confusion)> = BTreeMap::new();
-    let mut lang_groups: BTreeMap<String, (Confusion, Confusion)> = BTreeMap::new();
-    for (i, e) in all.iter().enumerate().filter(|(_, e)| e.val) {
-        let s = classify_features(&model, &feats[i]);
-        let pred3 = match s.label.as_str() {
-            "negative" => 0,
-            "neutral" => 1,
-            _ => 2,
-        };
-        let lang = if e.group.starts_with("vader") {
-            "en"
-        } else if e.group.starts_with("arsarcasm") {
-            "ar(arsarcasm all dialects)"
-        } else {
-            "ar(atsad)"
-        };
-        let mut keys = vec![(e.group.clone(), false), (lang.to_string(), true)];
-        if e.group.starts_with("arsarcasm/") && e.group != "arsarcasm/msa" {
-            keys.push(("ar(arsarcasm dialectal, non-MSA)".to_string(), true));
-        }
-        for (key, is_lang) in keys {
-            let map = if is_lang {
-                &mut lang_groups
-            } else {
-                &mut groups
-            };
-            let entry = map.entry(key).or_insert_with(|| {
-                (
-                    Confusion::new(&LABELS),
-                    Confusion::new(&["negative", "positive"]),
-                )
-            });
-            entry.0.add(e.label, pred3);
-            if e.label != 1 {
-                entry.1.add(e.label / 2, usize::from(s.score > 0.0));
-            }
-        }
-    }
-    println!("\nValidation (15% hash split, never trained on). 3-class (shipped decision) | 2-class (gold pos/neg only, sign of score):");
-    for (g, (c3, c2)) in groups.iter().chain(lang_groups.iter()) {
-        println!("{g:<22} 3c: {}   2c: {}", c3.summary(), c2.summary());
-    }
-    for key in ["ar(arsarcasm dialectal, non-MSA)", "en"] {
-        if let Some((c3, _)) = lang_groups.get(key) {
-            println!("per-class, {key}:");
-            print!("{}", c3.report());
-        }
-    }
+    let val_probs: Vec<Option<[f32; 3]>> = (0..all.len())
+        .map(|i| {
+            all[i]
+                .val
+                .then(|| probs_of(&model, &feats[i], &dense[i], cfg.dense))
+        })
+        .collect();
+    let val = evaluate(&all, &val_probs, 0.0);
+    print_report(
+        "Validation (15% hash split, never trained on or tuned on)",
+        &val,
+    );
+
     // Hand-written sanity set (never trained on).
     let sanity =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sentiment/sanity.tsv"))
@@ -815,9 +1048,12 @@ fn main() {
             continue;
         };
         let Some(gold) = label_idx(l) else { continue };
+        let a = analyze(text);
         let mut f = Vec::new();
-        features(&analyze(text), BITS, &mut f);
-        let s = classify_features(&model, &f);
+        features(&a, BITS, &mut f);
+        let mut d = [0.0; DENSE];
+        dense_features(&lex, &a, &mut d);
+        let s = classify_features_dense(&model, &f, if cfg.dense { &d } else { &[] });
         let pred = LABELS
             .iter()
             .position(|x| *x == s.label.as_str())
@@ -846,89 +1082,15 @@ fn main() {
     for (v, c) in &by_var {
         println!("  {v:<10} {}", c.summary());
     }
-
-    // Neutral-decision study: neutral iff p(neutral) >= tau (else the larger of
-    // pos/neg). Shows the trade-off between 3-class macro-F1 and pos/neg label
-    // accuracy (what a two-class review judge sees).
-    if std::env::var("NEUTRAL_STUDY").is_ok() {
-        for delta in [0.1f32, 0.2, 0.3, 0.4] {
-            // Neutral only when it is the argmax AND |p(pos) - p(neg)| < delta.
-            let mut ars = Confusion::new(&LABELS);
-            let mut dia = Confusion::new(&LABELS);
-            let mut polar_ok = 0;
-            let mut polar_n = 0;
-            let mut san = Confusion::new(&LABELS);
-            for (i, e) in all
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.val && !e.group.starts_with("atsad"))
-            {
-                let (_, _, p) = model.predict(&feats[i]);
-                let am = wafa_text::linear::argmax(&p).0;
-                let pred = if am == 1 && (p[2] - p[0]).abs() >= delta {
-                    if p[2] > p[0] {
-                        2
-                    } else {
-                        0
-                    }
-                } else {
-                    am
-                };
-                if e.group.starts_with("arsarcasm") {
-                    ars.add(e.label, pred);
-                    if e.group != "arsarcasm/msa" {
-                        dia.add(e.label, pred);
-                    }
-                }
-                if e.label != 1 {
-                    polar_n += 1;
-                    polar_ok += usize::from(pred == e.label);
-                }
-            }
-            let _ = &mut san;
-            println!(
-                "delta={delta:.1} arsarcasm3c {} | dialectal3c {} | polar label acc {:.3}",
-                ars.summary(),
-                dia.summary(),
-                polar_ok as f64 / polar_n as f64
-            );
-        }
-        for tau in [0.0f32, 0.4, 0.5, 0.6, 0.7] {
-            let mut ars = Confusion::new(&LABELS);
-            let mut en = Confusion::new(&LABELS);
-            let mut polar_ok = 0;
-            let mut polar_n = 0;
-            for (i, e) in all
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.val && !e.group.starts_with("atsad"))
-            {
-                let (_, _, p) = model.predict(&feats[i]);
-                let pred = if tau == 0.0 {
-                    wafa_text::linear::argmax(&p).0
-                } else if p[1] >= tau {
-                    1
-                } else if p[2] > p[0] {
-                    2
-                } else {
-                    0
-                };
-                if e.group.starts_with("arsarcasm") {
-                    ars.add(e.label, pred);
-                } else {
-                    en.add(e.label, pred);
-                }
-                if e.label != 1 {
-                    polar_n += 1;
-                    polar_ok += usize::from(pred == e.label);
-                }
-            }
-            println!(
-                "tau={tau:.1} arsarcasm3c {} | en3c {} | polar label acc {:.3}",
-                ars.summary(),
-                en.summary(),
-                polar_ok as f64 / polar_n as f64
-            );
-        }
-    }
+    println!(
+        "\nSUMMARY val: dialectal3c {:.3} ar3c {:.3} | 2c amazon {:.3} en {:.3} ar {:.3} atsad {:.3} | sanity 3c {:.3} 2c {:.3}",
+        f1(&val, "ar(arsarcasm dialectal, non-MSA)"),
+        f1(&val, "ar(arsarcasm all dialects)"),
+        acc2(&val, "vader/amazon"),
+        acc2(&val, "en"),
+        acc2(&val, "ar(arsarcasm all dialects)"),
+        acc2(&val, "ar(atsad)"),
+        all3.accuracy(),
+        all2.accuracy()
+    );
 }

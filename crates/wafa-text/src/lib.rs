@@ -37,6 +37,7 @@ mod fasthash;
 pub mod features;
 pub mod intent;
 pub mod lang;
+pub mod lexicon;
 pub mod linear;
 pub mod normalize;
 pub mod sentiment;
@@ -115,7 +116,11 @@ impl Tagger {
         let mut feats = Vec::with_capacity(raw.len() + 16);
         features::mask_features(&raw, self.sentiment.bits(), true, |_| true, &mut feats);
         let s = if sentiment::has_content(&a) {
-            sentiment::classify_features(&self.sentiment, &feats)
+            sentiment::classify_features_dense(
+                &self.sentiment,
+                &feats,
+                &sentiment::dense_inputs(&a),
+            )
         } else {
             sentiment::NO_CONTENT
         };
