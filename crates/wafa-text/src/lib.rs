@@ -119,7 +119,7 @@ impl Tagger {
             sentiment::classify_features_dense(
                 &self.sentiment,
                 &feats,
-                &sentiment::dense_inputs(&a),
+                &sentiment::dense_inputs(&a, &feats),
             )
         } else {
             sentiment::NO_CONTENT

@@ -445,6 +445,150 @@ impl Trainer {
     }
 }
 
+/// Naive-Bayes class log-probabilities of hashed features, stacked as dense inputs
+/// of a [`LinearModel`] (NBSVM-style: NB log-count ratios are strong evidence on
+/// short sentiment text, and the linear model learns how far to trust them).
+///
+/// Stored centred per bucket (the class mean subtracted) and quantised to i8 with
+/// one scale. File format (little endian): magic `WFNB`, u32 version = 1, u32 bits,
+/// u32 classes, f32 scale, i8 × (2^bits × classes), bucket-major.
+#[derive(Clone, Debug)]
+pub struct NbTable {
+    bits: u32,
+    classes: usize,
+    scale: f32,
+    t: Vec<i8>,
+}
+
+const NB_MAGIC: &[u8; 4] = b"WFNB";
+
+impl NbTable {
+    /// A table that contributes nothing (all inputs 0).
+    pub fn empty(classes: usize) -> Self {
+        NbTable {
+            bits: 1,
+            classes,
+            scale: 0.0,
+            t: vec![0; 2 * classes],
+        }
+    }
+
+    /// Fit on `(features, label, weight)` examples with additive smoothing `alpha`.
+    pub fn fit<'a>(
+        bits: u32,
+        classes: usize,
+        examples: impl Iterator<Item = (&'a [u32], usize, f32)>,
+        alpha: f32,
+    ) -> Self {
+        let v = 1usize << bits;
+        let mut c = vec![0.0f64; v * classes];
+        let mut tot = vec![0.0f64; classes];
+        for (feats, label, w) in examples {
+            if label >= classes {
+                continue;
+            }
+            for &f in feats {
+                c[(f as usize & (v - 1)) * classes + label] += w as f64;
+                tot[label] += w as f64;
+            }
+        }
+        let a = alpha as f64;
+        let mut lp = vec![0.0f32; v * classes];
+        let mut max = 0.0f32;
+        for f in 0..v {
+            let row = &mut lp[f * classes..(f + 1) * classes];
+            for k in 0..classes {
+                row[k] = ((c[f * classes + k] + a) / (tot[k] + a * v as f64)).ln() as f32;
+            }
+            let m = row.iter().sum::<f32>() / classes as f32;
+            for x in row.iter_mut() {
+                *x -= m;
+                max = max.max(x.abs());
+            }
+        }
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        let t = lp
+            .iter()
+            .map(|&x| (x / scale).round().clamp(-127.0, 127.0) as i8)
+            .collect();
+        NbTable {
+            bits,
+            classes,
+            scale,
+            t,
+        }
+    }
+
+    /// Parse a table file.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, ModelError> {
+        let mut r = Reader { b, pos: 0 };
+        if r.take(4)? != NB_MAGIC {
+            return Err(ModelError("bad magic".into()));
+        }
+        if r.u32()? != 1 {
+            return Err(ModelError("unsupported version".into()));
+        }
+        let bits = r.u32()?;
+        let classes = r.u32()? as usize;
+        if !(1..=26).contains(&bits) || !(1..=64).contains(&classes) {
+            return Err(ModelError("bad dimensions".into()));
+        }
+        let scale = r.f32()?;
+        let t = r
+            .take((1usize << bits) * classes)?
+            .iter()
+            .map(|&x| x as i8)
+            .collect();
+        if r.pos != b.len() {
+            return Err(ModelError("trailing bytes".into()));
+        }
+        Ok(NbTable {
+            bits,
+            classes,
+            scale,
+            t,
+        })
+    }
+
+    /// Serialise to the file format.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut o = Vec::with_capacity(self.t.len() + 24);
+        o.extend_from_slice(NB_MAGIC);
+        o.extend_from_slice(&1u32.to_le_bytes());
+        o.extend_from_slice(&self.bits.to_le_bytes());
+        o.extend_from_slice(&(self.classes as u32).to_le_bytes());
+        o.extend_from_slice(&self.scale.to_le_bytes());
+        o.extend(self.t.iter().map(|&x| x as u8));
+        o
+    }
+
+    /// Number of classes (= dense inputs produced).
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// Centred per-class NB log-likelihood sums of `feats`, divided by √n like the
+    /// hashed features, written into `out` (one value per class; extra slots untouched).
+    pub fn inputs_into(&self, feats: &[u32], out: &mut [f32]) {
+        let c = self.classes;
+        let mut acc = [0i32; 16];
+        let acc = &mut acc[..c.min(16)];
+        let mask = (1usize << self.bits) - 1;
+        for &f in feats {
+            let base = (f as usize & mask) * c;
+            if let Some(row) = self.t.get(base..base + acc.len()) {
+                for (a, &w) in acc.iter_mut().zip(row) {
+                    *a += w as i32;
+                }
+            }
+        }
+        let norm = self.scale * feature_norm(feats.len());
+        for (o, &a) in out.iter_mut().zip(acc.iter()) {
+            *o = a as f32 * norm;
+        }
+    }
+}
+
 /// Deterministic xorshift RNG for shuffling in training.
 pub struct Rng(pub u64);
 
@@ -507,5 +651,21 @@ mod tests {
         // A purely hashed model keeps the version-1 format.
         let m1 = Trainer::new(4, 2).finish(&["a", "b"]);
         assert_eq!(&m1.to_bytes()[4..8], &1u32.to_le_bytes());
+    }
+
+    #[test]
+    fn nb_table_roundtrip() {
+        let ex: Vec<(Vec<u32>, usize)> = vec![(vec![1, 2], 0), (vec![3, 4], 2), (vec![5], 1)];
+        let t = NbTable::fit(4, 3, ex.iter().map(|(f, l)| (f.as_slice(), *l, 1.0)), 0.5);
+        let t2 = NbTable::from_bytes(&t.to_bytes()).unwrap();
+        let mut o = [0.0f32; 3];
+        t2.inputs_into(&[1, 2], &mut o);
+        assert!(o[0] > o[1] && o[0] > o[2], "{o:?}");
+        t2.inputs_into(&[3, 4], &mut o);
+        assert!(o[2] > o[0] && o[2] > o[1], "{o:?}");
+        assert!(NbTable::from_bytes(&t.to_bytes()[..30]).is_err());
+        let mut z = [1.0f32; 3];
+        NbTable::empty(3).inputs_into(&[1, 2, 3], &mut z);
+        assert_eq!(z, [0.0; 3]);
     }
 }
