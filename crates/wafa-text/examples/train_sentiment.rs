@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use wafa_text::eval::Confusion;
 use wafa_text::features::{analyze, features, hash_str, stem, Kind};
 use wafa_text::lexicon::{dense_features, Lexicon, DENSE};
-use wafa_text::linear::{NbTable, Rng, Trainer};
+use wafa_text::linear::{Rng, Trainer};
 use wafa_text::normalize::{is_arabic_token, normalize, strip_emoji};
 use wafa_text::sentiment::{classify_features_dense, decide, BITS, LABELS};
 
@@ -729,6 +729,17 @@ fn build_lexicon(dir: &Path) -> String {
     out
 }
 
+/// Cross-validation fold of a training example (`None`: validation, lexicon or
+/// template examples, which are never held out). Decision thresholds are tuned on
+/// pooled out-of-fold predictions over the training portion, never on validation.
+fn fold_of(e: &Ex, folds: u64) -> Option<u64> {
+    if e.val || matches!(e.group.as_str(), "lexicon" | "template") {
+        None
+    } else {
+        Some(hash_str(b'D', &e.text) % folds)
+    }
+}
+
 struct Cfg {
     epochs: usize,
     lr: f32,
@@ -740,7 +751,7 @@ struct Cfg {
 fn train(
     all: &[Ex],
     feats: &[Vec<u32>],
-    dense: &[Vec<f32>],
+    dense: &[[f32; DENSE]],
     use_ex: &dyn Fn(usize) -> bool,
     cfg: &Cfg,
     seed: u64,
@@ -748,7 +759,7 @@ fn train(
     let mut rng = Rng(seed);
     let mut order: Vec<usize> = (0..all.len()).filter(|&i| use_ex(i)).collect();
     let mut t = if cfg.dense {
-        Trainer::with_dense(BITS, 3, dense.first().map_or(DENSE, |d| d.len()))
+        Trainer::with_dense(BITS, 3, DENSE)
     } else {
         Trainer::new(BITS, 3)
     };
@@ -767,29 +778,6 @@ fn train(
         }
     }
     t.finish(&LABELS)
-}
-
-/// NB table fitted on the examples `use_ex` selects (weighted like training).
-fn fit_nb(all: &[Ex], feats: &[Vec<u32>], use_ex: &dyn Fn(usize) -> bool, alpha: f32) -> NbTable {
-    NbTable::fit(
-        BITS,
-        3,
-        (0..all.len())
-            .filter(|&i| use_ex(i))
-            .map(|i| (feats[i].as_slice(), all[i].label, all[i].weight)),
-        alpha,
-    )
-}
-
-/// Lexicon inputs followed by the NB scores of `nb` (when NB inputs are on).
-fn with_nb(base: &[f32; DENSE], nb: Option<&NbTable>, feats: &[u32]) -> Vec<f32> {
-    let mut d = base.to_vec();
-    if let Some(t) = nb {
-        let mut o = [0.0f32; 3];
-        t.inputs_into(feats, &mut o);
-        d.extend(o);
-    }
-    d
 }
 
 type Report = BTreeMap<String, (Confusion, Confusion)>;
@@ -845,7 +833,7 @@ fn evaluate(all: &[Ex], probs: &[Option<[f32; 3]>], delta: f32) -> Report {
 fn probs_of(
     model: &wafa_text::linear::LinearModel,
     feats: &[u32],
-    dense: &[f32],
+    dense: &[f32; DENSE],
     use_dense: bool,
 ) -> [f32; 3] {
     let d: &[f32] = if use_dense { dense } else { &[] };
@@ -925,7 +913,7 @@ fn main() {
 
     eprintln!("featurising {} examples…", all.len());
     let mut feats: Vec<Vec<u32>> = Vec::with_capacity(all.len());
-    let mut base: Vec<[f32; DENSE]> = Vec::with_capacity(all.len());
+    let mut dense: Vec<[f32; DENSE]> = Vec::with_capacity(all.len());
     for e in &all {
         let a = analyze(&e.text);
         let mut f = Vec::new();
@@ -933,36 +921,10 @@ fn main() {
         feats.push(f);
         let mut d = [0.0; DENSE];
         dense_features(&lex, &a, &mut d);
-        base.push(d);
+        dense.push(d);
     }
     let folds = num("--folds", 3.0).max(2.0) as u64;
-    // Cross-validation fold of every training-portion example (validation: None).
-    let cv: Vec<Option<u64>> = all
-        .iter()
-        .map(|e| (!e.val).then(|| hash_str(b'D', &e.text) % folds))
-        .collect();
-    // Only corpus examples are scored out of fold (not lexicon/template ones).
-    let scored = |i: usize| !matches!(all[i].group.as_str(), "lexicon" | "template");
-    let use_nb = cfg.dense && num("--nb", 1.0) != 0.0;
-    let nb_alpha = num("--nb-alpha", 1.0);
-    // NB inputs are cross-fitted: a training example's NB scores come from a table
-    // fitted without its NB fold (`--nb-folds`, 5), so the model sees NB scores as
-    // noisy as on unseen text. `nb_without(k, j)` leaves out CV fold k and NB fold j.
-    let nb_folds = num("--nb-folds", 5.0).max(2.0) as u64;
-    let nbf: Vec<u64> = all
-        .iter()
-        .map(|e| hash_str(b'N', &e.text) % nb_folds)
-        .collect();
-    let nb_without = |k: Option<u64>, j: Option<u64>| -> Option<NbTable> {
-        use_nb.then(|| {
-            fit_nb(
-                &all,
-                &feats,
-                &|i| cv[i].is_some() && cv[i] != k && Some(nbf[i]) != j,
-                nb_alpha,
-            )
-        })
-    };
+    let fold: Vec<Option<u64>> = all.iter().map(|e| fold_of(e, folds)).collect();
     if std::env::var("LEX_ONLY").is_ok() {
         // Lexicon alone (sign of the summed compounds) on pos/neg gold, per group.
         let mut m: BTreeMap<String, (u32, u32, u32)> = BTreeMap::new();
@@ -970,7 +932,7 @@ fn main() {
             if e.label == 1 {
                 continue;
             }
-            let s = base[i][0] + base[i][1] + base[i][2];
+            let s = dense[i][0] + dense[i][1] + dense[i][2];
             let x = m.entry(e.group.clone()).or_default();
             x.0 += 1;
             x.1 += u32::from((s > 0.0) == (e.label == 2) && s != 0.0);
@@ -990,25 +952,15 @@ fn main() {
     let seed = rng.0;
     let mut oof: Vec<Option<[f32; 3]>> = vec![None; all.len()];
     for k in 0..folds {
-        let inner: Vec<Option<NbTable>> = (0..nb_folds)
-            .map(|j| nb_without(Some(k), Some(j)))
-            .collect();
-        let outer = nb_without(Some(k), None);
-        let dense: Vec<Vec<f32>> = (0..all.len())
-            .map(|i| match cv[i] {
-                Some(f) if f != k => with_nb(&base[i], inner[nbf[i] as usize].as_ref(), &feats[i]),
-                _ => with_nb(&base[i], outer.as_ref(), &feats[i]),
-            })
-            .collect();
         let m = train(
             &all,
             &feats,
             &dense,
-            &|i| cv[i].is_some_and(|j| j != k),
+            &|i| !all[i].val && fold[i] != Some(k),
             &cfg,
             seed,
         );
-        for i in (0..all.len()).filter(|&i| cv[i] == Some(k) && scored(i)) {
+        for i in (0..all.len()).filter(|&i| fold[i] == Some(k)) {
             oof[i] = Some(probs_of(&m, &feats[i], &dense[i], cfg.dense));
         }
         eprintln!("fold {k} done");
@@ -1054,34 +1006,18 @@ fn main() {
         return;
     }
 
-    // Pass 2: the shipped model, trained on the whole training portion (NB inputs
-    // cross-fitted over the folds), with the tuned neutral bias. Validation and
-    // run time use the NB table fitted on the whole training portion.
-    let per_fold: Vec<Option<NbTable>> =
-        (0..nb_folds).map(|j| nb_without(None, Some(j))).collect();
-    let nb_full = nb_without(None, None);
-    let dense: Vec<Vec<f32>> = (0..all.len())
-        .map(|i| match cv[i] {
-            Some(_) => with_nb(&base[i], per_fold[nbf[i] as usize].as_ref(), &feats[i]),
-            None => with_nb(&base[i], nb_full.as_ref(), &feats[i]),
-        })
-        .collect();
+    // Pass 2: the shipped model, trained on the whole training portion, with the
+    // tuned neutral bias.
     let mut model = train(&all, &feats, &dense, &|i| !all[i].val, &cfg, seed);
     model.add_bias(1, neutral_bias);
     fs::create_dir_all(&out_dir).expect("out dir");
     let bytes = model.to_bytes();
     fs::write(out_dir.join("sentiment.bin"), &bytes).expect("write model");
-    let nb_bytes = nb_full
-        .clone()
-        .unwrap_or_else(|| NbTable::empty(3))
-        .to_bytes();
-    fs::write(out_dir.join("sentiment_nb.bin"), &nb_bytes).expect("write nb");
     fs::write(out_dir.join("lexicon.tsv"), &lexicon_tsv).expect("write lexicon");
     println!(
-        "wrote {} ({} bytes), sentiment_nb.bin ({} bytes) and lexicon.tsv ({} bytes)",
+        "wrote {} ({} bytes) and lexicon.tsv ({} bytes)",
         out_dir.join("sentiment.bin").display(),
         bytes.len(),
-        nb_bytes.len(),
         lexicon_tsv.len()
     );
 
@@ -1117,7 +1053,6 @@ fn main() {
         features(&a, BITS, &mut f);
         let mut d = [0.0; DENSE];
         dense_features(&lex, &a, &mut d);
-        let d = with_nb(&d, nb_full.as_ref(), &f);
         let s = classify_features_dense(&model, &f, if cfg.dense { &d } else { &[] });
         let pred = LABELS
             .iter()

@@ -119,7 +119,7 @@ impl Tagger {
             sentiment::classify_features_dense(
                 &self.sentiment,
                 &feats,
-                &sentiment::dense_inputs(&a, &feats),
+                &sentiment::dense_inputs(&a),
             )
         } else {
             sentiment::NO_CONTENT

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::features::{features, Analysis, Kind};
 use crate::lexicon::{dense_features, lexicon, DENSE};
-use crate::linear::{LinearModel, NbTable};
+use crate::linear::LinearModel;
 
 /// Class order of the sentiment model file.
 pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
@@ -59,18 +59,6 @@ pub struct Sentiment {
     pub confidence: f32,
 }
 
-/// The embedded naive-Bayes table whose class scores are dense inputs of the model.
-pub static NB_BYTES: &[u8] = include_bytes!("../model/sentiment_nb.bin");
-
-/// Dense inputs of the model: the lexicon inputs, then one NB score per class.
-pub const DENSE_INPUTS: usize = DENSE + 3;
-
-/// The embedded NB table (parsed on first use; an empty table if corrupt).
-pub fn nb_table() -> &'static NbTable {
-    static T: std::sync::OnceLock<NbTable> = std::sync::OnceLock::new();
-    T.get_or_init(|| NbTable::from_bytes(NB_BYTES).unwrap_or_else(|_| NbTable::empty(3)))
-}
-
 /// Load the embedded sentiment model (a uniform fallback if it is corrupt).
 pub fn load_model() -> LinearModel {
     LinearModel::from_bytes(MODEL_BYTES).unwrap_or_else(|_| LinearModel::empty(&LABELS))
@@ -82,24 +70,10 @@ pub fn classify_features(model: &LinearModel, feats: &[u32]) -> Sentiment {
     classify_features_dense(model, feats, &[])
 }
 
-/// The dense inputs of an analysed message with hashed features `feats`:
-/// lexicon valences ([`crate::lexicon`]) and naive-Bayes class scores.
-pub fn dense_inputs(a: &Analysis, feats: &[u32]) -> [f32; DENSE_INPUTS] {
-    dense_inputs_with(lexicon(), nb_table(), a, feats)
-}
-
-/// [`dense_inputs`] with explicit tables (used by training).
-pub fn dense_inputs_with(
-    lex: &crate::lexicon::Lexicon,
-    nb: &NbTable,
-    a: &Analysis,
-    feats: &[u32],
-) -> [f32; DENSE_INPUTS] {
-    let mut d = [0.0; DENSE_INPUTS];
-    let mut l = [0.0; DENSE];
-    dense_features(lex, a, &mut l);
-    d[..DENSE].copy_from_slice(&l);
-    nb.inputs_into(feats, &mut d[DENSE..]);
+/// The dense (lexicon) inputs of an analysed message.
+pub fn dense_inputs(a: &Analysis) -> [f32; DENSE] {
+    let mut d = [0.0; DENSE];
+    dense_features(lexicon(), a, &mut d);
     d
 }
 
@@ -151,5 +125,5 @@ pub fn classify(model: &LinearModel, a: &Analysis) -> Sentiment {
     }
     let mut f = Vec::new();
     features(a, model.bits(), &mut f);
-    classify_features_dense(model, &f, &dense_inputs(a, &f))
+    classify_features_dense(model, &f, &dense_inputs(a))
 }
