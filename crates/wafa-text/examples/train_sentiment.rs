@@ -675,7 +675,7 @@ fn ex(text: String, label: usize, weight: f32) -> Ex {
 /// VADER English (mean valence −4..4) and nlp.js Arabic/emoji (−5..5, scaled by 0.8
 /// to VADER's range), keyed by the normalised single-token form, plus stem fallbacks
 /// where every lexicon word with that stem agrees in sign. Sorted: deterministic.
-fn build_lexicon(dir: &Path) -> String {
+fn build_lexicon(dir: &Path, arabic: bool) -> String {
     let mut words: BTreeMap<String, (f32, f32)> = BTreeMap::new();
     let mut add = |w: &str, v: f32| {
         let n = normalize(w);
@@ -700,6 +700,10 @@ fn build_lexicon(dir: &Path) -> String {
     let s = fs::read_to_string(dir.join("lexicons/nlpjs_ar/afinn_ar.json")).expect("afinn_ar");
     let m: BTreeMap<String, f32> = serde_json::from_str(&s).expect("afinn json");
     for (w, v) in &m {
+        // Without Arabic words (`--ar-lexicon-inputs 0`): only nlp.js's emoji remain.
+        if !arabic && is_arabic_token(&normalize(w)) {
+            continue;
+        }
         add(w, v * 0.8);
     }
     let mut stems: BTreeMap<String, (f32, f32, bool, bool)> = BTreeMap::new();
@@ -872,7 +876,7 @@ fn main() {
     let lex_w = num("--lex-weight", 1.0);
     let tpl_w = num("--tpl-weight", 0.5);
     let dialect_w = num("--dialect-weight", 3.0);
-    let sarcasm_w = num("--sarcasm-weight", 0.3);
+    let sarcasm_w = num("--sarcasm-weight", 0.6);
     let cfg = Cfg {
         epochs: num("--epochs", 5.0) as usize,
         lr: num("--lr", 0.1),
@@ -882,7 +886,7 @@ fn main() {
     };
     let mut rng = Rng(0x5eed_1234_abcd_0001);
 
-    let lexicon_tsv = build_lexicon(&data);
+    let lexicon_tsv = build_lexicon(&data, num("--ar-lexicon-inputs", 1.0) != 0.0);
     let lex = Lexicon::parse(&lexicon_tsv);
     eprintln!("lexicon: {} words", lex.len());
 
@@ -923,7 +927,7 @@ fn main() {
         dense_features(&lex, &a, &mut d);
         dense.push(d);
     }
-    let folds = num("--folds", 3.0).max(2.0) as u64;
+    let folds = num("--folds", 5.0).max(2.0) as u64;
     let fold: Vec<Option<u64>> = all.iter().map(|e| fold_of(e, folds)).collect();
     if std::env::var("LEX_ONLY").is_ok() {
         // Lexicon alone (sign of the summed compounds) on pos/neg gold, per group.
