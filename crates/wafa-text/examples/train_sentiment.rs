@@ -28,7 +28,7 @@ use wafa_text::features::{analyze, features, hash_str, stem, Kind};
 use wafa_text::lexicon::{dense_features, Lexicon, DENSE};
 use wafa_text::linear::{Rng, Trainer};
 use wafa_text::normalize::{is_arabic_token, normalize, strip_emoji};
-use wafa_text::sentiment::{classify_features_dense, decide, BITS, LABELS};
+use wafa_text::sentiment::{classify_features_dense, decide, SentimentLabel, BITS, LABELS};
 
 struct Ex {
     text: String,
@@ -37,6 +37,8 @@ struct Ex {
     /// Reporting group, e.g. "arsarcasm/gulf".
     group: String,
     val: bool,
+    /// Mean human valence (VADER ground truth only), for soft training targets.
+    valence: Option<f32>,
 }
 
 fn is_val(text: &str) -> bool {
@@ -88,6 +90,7 @@ fn load_arsarcasm(dir: &Path, out: &mut Vec<Ex>, dialect_w: f32, sarcasm_w: f32)
             weight,
             group: format!("arsarcasm/{dialect}"),
             val,
+            valence: None,
         });
     }
 }
@@ -114,6 +117,7 @@ fn load_atsad(dir: &Path, out: &mut Vec<Ex>, weight: f32) {
                 weight,
                 group: "atsad(2-class)".into(),
                 val,
+                valence: None,
             });
         }
     }
@@ -150,6 +154,7 @@ fn load_vader_gt(dir: &Path, out: &mut Vec<Ex>) {
                 weight: 1.0,
                 group: g.into(),
                 val,
+                valence: Some(v),
             });
         }
     }
@@ -171,6 +176,7 @@ fn load_lexicons(dir: &Path, out: &mut Vec<Ex>, w: f32) {
             weight: wt,
             group: "lexicon".into(),
             val: false,
+            valence: None,
         });
         if word.chars().any(|c| c.is_alphabetic()) {
             let neg = negs[i % negs.len()];
@@ -180,6 +186,7 @@ fn load_lexicons(dir: &Path, out: &mut Vec<Ex>, w: f32) {
                 weight: wt * 0.5,
                 group: "lexicon".into(),
                 val: false,
+                valence: None,
             });
         }
     }
@@ -205,6 +212,7 @@ fn load_lexicons(dir: &Path, out: &mut Vec<Ex>, w: f32) {
             weight: wt,
             group: "lexicon".into(),
             val: false,
+            valence: None,
         });
         if word.chars().all(|c| c.is_ascii_alphabetic()) {
             let neg = negs[i % negs.len()];
@@ -214,10 +222,149 @@ fn load_lexicons(dir: &Path, out: &mut Vec<Ex>, w: f32) {
                 weight: wt * 0.5,
                 group: "lexicon".into(),
                 val: false,
+                valence: None,
             });
         }
     }
 }
+
+/// Review words used by the templates.
+const AR_POS: &[&str] = &[
+    "ممتاز",
+    "رائع",
+    "جميل",
+    "حلو",
+    "وايد حلو",
+    "مره حلو",
+    "يجنن",
+    "رهيب",
+    "فخم",
+    "تحفة",
+    "جامد",
+    "كويس جدا",
+    "حلو اوي",
+    "منيح",
+    "كتير حلو",
+    "بيجنن",
+    "ممتاز جدا",
+    "عالي الجودة",
+    "سريع",
+    "مرتب",
+    "نظيف",
+    "اصلي",
+    "مضبوط",
+    "يستاهل",
+    "خيالي",
+    "روعة",
+    "فنان",
+    "زين",
+    "مرة زين",
+    "مية مية",
+    "فوق الممتاز",
+    "احترافي",
+    "يفتح النفس",
+    "مريح",
+    "ناعم",
+    "عملي",
+    "جودته عالية",
+    "سعره مناسب",
+    "ممتازه",
+    "لطيف",
+    "شيك",
+    "أنيق",
+];
+const AR_NEG: &[&str] = &[
+    "سيء",
+    "سيئ جدا",
+    "زفت",
+    "وحش",
+    "خايس",
+    "تعبان",
+    "رديء",
+    "متأخر",
+    "بطيء",
+    "غالي",
+    "مغشوش",
+    "تقليد",
+    "مكسور",
+    "خربان",
+    "بايظ",
+    "معيوب",
+    "مقرف",
+    "فاشل",
+    "مخيب للآمال",
+    "ناقص",
+    "غلط",
+    "سيئه",
+    "ضعيف",
+    "بايخ",
+    "مضروب",
+    "تالف",
+    "مستعمل",
+    "وسخ",
+    "حرامية",
+    "نصب",
+    "أسوأ شي",
+    "ما له داعي",
+    "خسارة فلوس",
+    "مزعج",
+    "قليل ذوق",
+    "ما ينفع",
+    "باهت",
+    "مقطوع",
+    "مشقوق",
+    "مهترئ",
+];
+const EN_POS: &[&str] = &[
+    "great",
+    "excellent",
+    "amazing",
+    "perfect",
+    "fantastic",
+    "good",
+    "awesome",
+    "fast",
+    "comfortable",
+    "beautiful",
+    "reliable",
+    "worth it",
+    "superb",
+    "lovely",
+    "outstanding",
+    "very good",
+    "solid",
+    "impressive",
+    "top notch",
+    "exactly as described",
+    "well made",
+    "helpful",
+    "quick",
+];
+const EN_NEG: &[&str] = &[
+    "terrible",
+    "awful",
+    "bad",
+    "poor",
+    "cheap",
+    "broken",
+    "slow",
+    "late",
+    "damaged",
+    "defective",
+    "useless",
+    "disappointing",
+    "overpriced",
+    "horrible",
+    "flimsy",
+    "fake",
+    "rude",
+    "faulty",
+    "the worst",
+    "a waste of money",
+    "not as described",
+    "unacceptable",
+    "garbage",
+];
 
 /// Templated review-style sentences (see module docs).
 fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
@@ -251,92 +398,8 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
         "الموقع",
         "التطبيق",
     ];
-    let ar_pos = [
-        "ممتاز",
-        "رائع",
-        "جميل",
-        "حلو",
-        "وايد حلو",
-        "مره حلو",
-        "يجنن",
-        "رهيب",
-        "فخم",
-        "تحفة",
-        "جامد",
-        "كويس جدا",
-        "حلو اوي",
-        "منيح",
-        "كتير حلو",
-        "بيجنن",
-        "ممتاز جدا",
-        "عالي الجودة",
-        "سريع",
-        "مرتب",
-        "نظيف",
-        "اصلي",
-        "مضبوط",
-        "يستاهل",
-        "خيالي",
-        "روعة",
-        "فنان",
-        "زين",
-        "مرة زين",
-        "مية مية",
-        "فوق الممتاز",
-        "احترافي",
-        "يفتح النفس",
-        "مريح",
-        "ناعم",
-        "عملي",
-        "جودته عالية",
-        "سعره مناسب",
-        "ممتازه",
-        "لطيف",
-        "شيك",
-        "أنيق",
-    ];
-    let ar_neg = [
-        "سيء",
-        "سيئ جدا",
-        "زفت",
-        "وحش",
-        "خايس",
-        "تعبان",
-        "رديء",
-        "متأخر",
-        "بطيء",
-        "غالي",
-        "مغشوش",
-        "تقليد",
-        "مكسور",
-        "خربان",
-        "بايظ",
-        "معيوب",
-        "مقرف",
-        "فاشل",
-        "مخيب للآمال",
-        "ناقص",
-        "غلط",
-        "سيئه",
-        "ضعيف",
-        "بايخ",
-        "مضروب",
-        "تالف",
-        "مستعمل",
-        "وسخ",
-        "حرامية",
-        "نصب",
-        "أسوأ شي",
-        "ما له داعي",
-        "خسارة فلوس",
-        "مزعج",
-        "قليل ذوق",
-        "ما ينفع",
-        "باهت",
-        "مقطوع",
-        "مشقوق",
-        "مهترئ",
-    ];
+    let ar_pos = AR_POS;
+    let ar_neg = AR_NEG;
     let ar_neg_words = ["مو", "مش", "ما كان", "غير", "مب", "ليس", "مهوب", "مش كتير"];
     let ar_intens = [
         "",
@@ -412,56 +475,8 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
         "the color",
         "support",
     ];
-    let en_pos = [
-        "great",
-        "excellent",
-        "amazing",
-        "perfect",
-        "fantastic",
-        "good",
-        "awesome",
-        "fast",
-        "comfortable",
-        "beautiful",
-        "reliable",
-        "worth it",
-        "superb",
-        "lovely",
-        "outstanding",
-        "very good",
-        "solid",
-        "impressive",
-        "top notch",
-        "exactly as described",
-        "well made",
-        "helpful",
-        "quick",
-    ];
-    let en_neg = [
-        "terrible",
-        "awful",
-        "bad",
-        "poor",
-        "cheap",
-        "broken",
-        "slow",
-        "late",
-        "damaged",
-        "defective",
-        "useless",
-        "disappointing",
-        "overpriced",
-        "horrible",
-        "flimsy",
-        "fake",
-        "rude",
-        "faulty",
-        "the worst",
-        "a waste of money",
-        "not as described",
-        "unacceptable",
-        "garbage",
-    ];
+    let en_pos = EN_POS;
+    let en_neg = EN_NEG;
     let en_negw = [
         "not",
         "wasn't",
@@ -668,6 +683,7 @@ fn ex(text: String, label: usize, weight: f32) -> Ex {
         weight,
         group: "template".into(),
         val: false,
+        valence: None,
     }
 }
 
@@ -750,6 +766,8 @@ struct Cfg {
     l2: f32,
     avg_last: usize,
     dense: bool,
+    /// Soft targets for rated examples: |valence| ≥ `soft` is fully polar (0: off).
+    soft: f32,
 }
 
 fn train(
@@ -773,7 +791,15 @@ fn train(
         rng.shuffle(&mut order);
         for &i in &order {
             let mut target = [0.0f32; 3];
-            target[all[i].label] = 1.0;
+            match all[i].valence {
+                // Soft target: weak valences are partly neutral (VADER ground truth).
+                Some(v) if cfg.soft > 0.0 => {
+                    let a = (v.abs() / cfg.soft).min(1.0);
+                    target[1] = 1.0 - a;
+                    target[if v > 0.0 { 2 } else { 0 }] += a;
+                }
+                _ => target[all[i].label] = 1.0,
+            }
             let d: &[f32] = if cfg.dense { &dense[i] } else { &[] };
             t.step_dense(&feats[i], d, &target, all[i].weight);
         }
@@ -798,11 +824,34 @@ fn shift_neutral(p: &[f32; 3], delta: f32) -> [f32; 3] {
 /// 3-class (shipped decision) and 2-class (gold pos/neg, sign of score) confusions
 /// per source group, per language and for dialectal (non-MSA) ArSarcasm, over the
 /// examples that have probabilities.
+fn polarity_gap_override() -> Option<f32> {
+    std::env::var("GAP").ok().and_then(|s| s.parse().ok())
+}
+
 fn evaluate(all: &[Ex], probs: &[Option<[f32; 3]>], delta: f32) -> Report {
     let mut groups: Report = BTreeMap::new();
     for (e, p) in all.iter().zip(probs) {
         let Some(p) = p else { continue };
-        let s = decide(&shift_neutral(p, delta));
+        let mut s = decide(&shift_neutral(p, delta));
+        if let Some(g) = polarity_gap_override() {
+            // Study only: the decision rule with another neutral→polar gap.
+            let q = shift_neutral(p, delta);
+            let am = wafa_text::linear::argmax(&q).0;
+            let i = if am == 1 && (q[2] - q[0]).abs() >= g {
+                if q[2] > q[0] {
+                    2
+                } else {
+                    0
+                }
+            } else {
+                am
+            };
+            s.label = [
+                SentimentLabel::Negative,
+                SentimentLabel::Neutral,
+                SentimentLabel::Positive,
+            ][i];
+        }
         let pred3 = LABELS
             .iter()
             .position(|x| *x == s.label.as_str())
@@ -883,6 +932,7 @@ fn main() {
         l2: num("--l2", 1e-6),
         avg_last: num("--avg-last", 0.0) as usize,
         dense: num("--lexicon-inputs", 1.0) != 0.0,
+        soft: num("--soft-valence", 1.0),
     };
     let mut rng = Rng(0x5eed_1234_abcd_0001);
 
@@ -897,6 +947,7 @@ fn main() {
     load_lexicons(&data, &mut all, lex_w);
     templates(&mut all, tpl_w, &mut rng);
 
+    let balance_pow = num("--balance-power", 1.0);
     // Class balance per source group: each group's classes weigh the same in total.
     let mut counts: BTreeMap<(String, usize), f32> = BTreeMap::new();
     let mut gtot: BTreeMap<String, (f32, usize)> = BTreeMap::new();
@@ -911,7 +962,7 @@ fn main() {
     for e in all.iter_mut() {
         let g = e.group.split('/').next().unwrap_or("").to_string();
         if let (Some(c), Some((t, k))) = (counts.get(&(g.clone(), e.label)), gtot.get(&g)) {
-            e.weight *= (t / (*k as f32 * c)).clamp(0.3, 3.0);
+            e.weight *= (t / (*k as f32 * c)).clamp(0.3, 3.0).powf(balance_pow);
         }
     }
 
@@ -1034,6 +1085,20 @@ fn main() {
         })
         .collect();
     let val = evaluate(&all, &val_probs, 0.0);
+    if let Ok(g) = std::env::var("SHOW_VAL_ERRORS") {
+        // 2-class errors (sign of score) of one validation group, e.g. vader/amazon.
+        for (e, p) in all.iter().zip(&val_probs) {
+            if let (Some(p), true) = (p, e.group == g && e.label != 1) {
+                let score = p[2] - p[0];
+                if (score > 0.0) != (e.label == 2) {
+                    println!(
+                        "  VAL-MISS gold={} score={score:+.2} {}",
+                        LABELS[e.label], e.text
+                    );
+                }
+            }
+        }
+    }
     print_report(
         "Validation (15% hash split, never trained on or tuned on)",
         &val,
