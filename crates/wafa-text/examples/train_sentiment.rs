@@ -160,11 +160,18 @@ fn load_vader_gt(dir: &Path, out: &mut Vec<Ex>) {
     }
 }
 
+/// nlp.js Arabic entries that are machine-translation errors in the review domain:
+/// بارد is "cool" (+2) in the source but means "cold" (food, drinks, service: negative).
+const AR_LEX_EXCLUDE: &[&str] = &["بارد"];
+
 fn load_lexicons(dir: &Path, out: &mut Vec<Ex>, w: f32) {
     let s = fs::read_to_string(dir.join("lexicons/nlpjs_ar/afinn_ar.json")).expect("afinn_ar");
     let m: BTreeMap<String, f32> = serde_json::from_str(&s).expect("afinn json");
     let negs = ["مش", "مو", "ما", "غير", "مب"];
     for (i, (word, score)) in m.iter().enumerate() {
+        if AR_LEX_EXCLUDE.contains(&normalize(word).as_str()) {
+            continue;
+        }
         if score.abs() < 1.0 {
             continue;
         }
@@ -549,12 +556,12 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
         // positive, negative, negated positive (→ negative), negated negative (→ weakly positive)
         match (r >> 40) % 4 {
             0 => out.push(ex(
-                format!("{it}{s} {} {}", pick(&ar_pos, 10), pick(&ar_pos_tail, 20)),
+                format!("{it}{s} {} {}", pick(ar_pos, 10), pick(&ar_pos_tail, 20)),
                 2,
                 w,
             )),
             1 => out.push(ex(
-                format!("{it}{s} {} {}", pick(&ar_neg, 10), pick(&ar_neg_tail, 20)),
+                format!("{it}{s} {} {}", pick(ar_neg, 10), pick(&ar_neg_tail, 20)),
                 0,
                 w,
             )),
@@ -562,7 +569,7 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
                 format!(
                     "{s} {} {} {}",
                     pick(&ar_neg_words, 30),
-                    pick(&ar_pos, 10),
+                    pick(ar_pos, 10),
                     pick(&ar_neg_tail, 20)
                 ),
                 0,
@@ -571,9 +578,9 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
             _ => out.push(ex(
                 format!(
                     "{it}{s} {} و{} {}",
-                    pick(&ar_pos, 10),
+                    pick(ar_pos, 10),
                     pick(&ar_subj, 15),
-                    pick(&ar_pos, 25)
+                    pick(ar_pos, 25)
                 ),
                 2,
                 w,
@@ -582,12 +589,12 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
         let e = pick(&en_subj, 3);
         match (r >> 44) % 4 {
             0 => out.push(ex(
-                format!("{e} is {} {}", pick(&en_pos, 12), pick(&en_pos_tail, 22)),
+                format!("{e} is {} {}", pick(en_pos, 12), pick(&en_pos_tail, 22)),
                 2,
                 w,
             )),
             1 => out.push(ex(
-                format!("{e} was {} {}", pick(&en_neg, 12), pick(&en_neg_tail, 22)),
+                format!("{e} was {} {}", pick(en_neg, 12), pick(&en_neg_tail, 22)),
                 0,
                 w,
             )),
@@ -595,7 +602,7 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
                 format!(
                     "{e} {} {} {}",
                     pick(&en_negw, 33),
-                    pick(&en_pos, 12),
+                    pick(en_pos, 12),
                     pick(&en_neg_tail, 22)
                 ),
                 0,
@@ -604,9 +611,9 @@ fn templates(out: &mut Vec<Ex>, w: f32, rng: &mut Rng) {
             _ => out.push(ex(
                 format!(
                     "{e} is {} and {} is {}",
-                    pick(&en_pos, 12),
+                    pick(en_pos, 12),
                     pick(&en_subj, 17),
-                    pick(&en_pos, 27)
+                    pick(en_pos, 27)
                 ),
                 2,
                 w,
@@ -717,7 +724,8 @@ fn build_lexicon(dir: &Path, arabic: bool) -> String {
     let m: BTreeMap<String, f32> = serde_json::from_str(&s).expect("afinn json");
     for (w, v) in &m {
         // Without Arabic words (`--ar-lexicon-inputs 0`): only nlp.js's emoji remain.
-        if !arabic && is_arabic_token(&normalize(w)) {
+        let n = normalize(w);
+        if (!arabic && is_arabic_token(&n)) || AR_LEX_EXCLUDE.contains(&n.as_str()) {
             continue;
         }
         add(w, v * 0.8);
@@ -768,6 +776,8 @@ struct Cfg {
     dense: bool,
     /// Soft targets for rated examples: |valence| ≥ `soft` is fully polar (0: off).
     soft: f32,
+    /// Runs with different shuffling seeds whose weights are averaged.
+    seeds: usize,
 }
 
 fn train(
@@ -778,6 +788,22 @@ fn train(
     cfg: &Cfg,
     seed: u64,
 ) -> wafa_text::linear::LinearModel {
+    let mut runs = Vec::new();
+    for r in 0..cfg.seeds.max(1) {
+        let seed = seed ^ (r as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        runs.push(train_run(all, feats, dense, use_ex, cfg, seed));
+    }
+    Trainer::finish_average(&runs, &LABELS)
+}
+
+fn train_run(
+    all: &[Ex],
+    feats: &[Vec<u32>],
+    dense: &[[f32; DENSE]],
+    use_ex: &dyn Fn(usize) -> bool,
+    cfg: &Cfg,
+    seed: u64,
+) -> Trainer {
     let mut rng = Rng(seed);
     let mut order: Vec<usize> = (0..all.len()).filter(|&i| use_ex(i)).collect();
     let mut t = if cfg.dense {
@@ -807,7 +833,7 @@ fn train(
             t.snapshot();
         }
     }
-    t.finish(&LABELS)
+    t
 }
 
 type Report = BTreeMap<String, (Confusion, Confusion)>;
@@ -933,6 +959,7 @@ fn main() {
         avg_last: num("--avg-last", 0.0) as usize,
         dense: num("--lexicon-inputs", 1.0) != 0.0,
         soft: num("--soft-valence", 1.0),
+        seeds: num("--seeds", 5.0) as usize,
     };
     let mut rng = Rng(0x5eed_1234_abcd_0001);
 

@@ -270,3 +270,53 @@ pub fn dense_features(lex: &Lexicon, a: &Analysis, out: &mut [f32; DENSE]) {
     out[6] = squash(after);
     out[7] = f32::from(u8::from(any));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::analyze;
+
+    fn lex() -> Lexicon {
+        Lexicon::parse(
+            "w\tgood\t1.9\nw\tbad\t-2.5\nw\tحلو\t2.0\nw\tعجبني\t2.0\ns\tlove\t3.0\nbroken line\n",
+        )
+    }
+
+    fn dense(text: &str) -> [f32; DENSE] {
+        let mut d = [0.0; DENSE];
+        dense_features(&lex(), &analyze(text), &mut d);
+        d
+    }
+
+    #[test]
+    fn valence_negation_boosters_contrast() {
+        let l = lex();
+        assert_eq!(l.len(), 4);
+        assert_eq!(l.valence("loving", "love"), Some(3.0));
+        assert_eq!(l.valence("nothing", "noth"), None);
+        let good = dense("good");
+        assert!(good[0] > 0.0 && good[7] == 1.0 && good[3] > 0.0 && good[4] == 0.0);
+        assert!(dense("very good")[0] > good[0]);
+        assert!(dense("not good")[0] < 0.0);
+        assert!(dense("not good")[5] < 0.0);
+        // After "but" weighs more than before it.
+        let d = dense("good but bad");
+        assert!(d[0] < 0.0 && d[6] < 0.0, "{d:?}");
+        assert!(dense("bad but good")[0] > 0.0);
+        // Arabic, dialect negation, fused negation, post-position booster.
+        assert!(dense("حلو")[1] > 0.0);
+        assert!(dense("مش حلو")[1] < 0.0);
+        assert!(dense("ماعجبنيش")[1] < 0.0);
+        assert!(dense("حلو جدا")[1] > dense("حلو")[1]);
+        assert_eq!(dense("وين طلبي"), [0.0; DENSE]);
+        assert_eq!(dense(""), [0.0; DENSE]);
+    }
+
+    #[test]
+    fn embedded_lexicon_loads() {
+        let l = lexicon();
+        assert!(l.len() > 5000, "{}", l.len());
+        assert!(l.valence("great", "great").unwrap() > 0.0);
+        assert!(l.valence("terrible", "terribl").unwrap() < 0.0);
+    }
+}

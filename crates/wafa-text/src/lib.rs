@@ -79,7 +79,7 @@ pub struct TagDetails {
 }
 
 /// The message tagger: holds the embedded models. Construct once (cheap: parses
-/// ~3.5 MB of embedded weights) and share; it is `Send + Sync`.
+/// ~3.5 MB of embedded weights and the sentiment lexicon) and share; it is `Send + Sync`.
 pub struct Tagger {
     sentiment: linear::LinearModel,
     intent: linear::LinearModel,
@@ -95,6 +95,8 @@ impl Tagger {
     /// Load the embedded models. Never panics (a corrupt model degrades to a
     /// uniform fallback, which the crate's tests would catch).
     pub fn new() -> Self {
+        // Parse the sentiment lexicon now rather than on the first message.
+        let _ = lexicon::lexicon();
         Tagger {
             sentiment: sentiment::load_model(),
             intent: intent::load_model(),

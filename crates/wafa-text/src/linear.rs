@@ -418,7 +418,13 @@ impl Trainer {
 
     /// Quantise into a [`LinearModel`].
     pub fn finish(&self, labels: &[&str]) -> LinearModel {
-        let (wf, bias, dense): (Vec<f32>, Vec<f32>, Vec<f32>) = if self.snapshots > 0 {
+        Trainer::finish_average(std::slice::from_ref(self), labels)
+    }
+
+    /// Weights to ship: the snapshot average when snapshots were taken, else the
+    /// current iterate.
+    fn effective(&self) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+        if self.snapshots > 0 {
             let k = self.snapshots as f32;
             (
                 self.avg_w.iter().map(|x| x / k).collect(),
@@ -427,7 +433,33 @@ impl Trainer {
             )
         } else {
             (self.w.clone(), self.bias.clone(), self.dw.clone())
-        };
+        }
+    }
+
+    /// Quantise the average of several trainers' weights (same shape; e.g. runs
+    /// with different shuffling seeds: averaging removes most of the run-to-run
+    /// noise of SGD on a convex loss) into one [`LinearModel`].
+    ///
+    /// # Panics
+    /// If `ts` is empty or the trainers differ in shape.
+    pub fn finish_average(ts: &[Trainer], labels: &[&str]) -> LinearModel {
+        let (mut wf, mut bias, mut dense) = ts[0].effective();
+        for t in &ts[1..] {
+            let (w2, b2, d2) = t.effective();
+            assert!(
+                w2.len() == wf.len() && d2.len() == dense.len(),
+                "trainer shapes"
+            );
+            wf.iter_mut().zip(&w2).for_each(|(a, b)| *a += b);
+            bias.iter_mut().zip(&b2).for_each(|(a, b)| *a += b);
+            dense.iter_mut().zip(&d2).for_each(|(a, b)| *a += b);
+        }
+        if ts.len() > 1 {
+            let k = ts.len() as f32;
+            for v in [&mut wf, &mut bias, &mut dense] {
+                v.iter_mut().for_each(|x| *x /= k);
+            }
+        }
         let max = wf.iter().fold(0f32, |m, &x| m.max(x.abs()));
         let scale = if max > 0.0 { max / 32767.0 } else { 1.0 };
         let w = wf
@@ -435,7 +467,7 @@ impl Trainer {
             .map(|&x| (x / scale).round().clamp(-32767.0, 32767.0) as i16)
             .collect();
         LinearModel {
-            bits: self.bits,
+            bits: ts[0].bits,
             labels: labels.iter().map(|s| s.to_string()).collect(),
             bias,
             scale,
