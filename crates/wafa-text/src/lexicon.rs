@@ -167,27 +167,25 @@ fn booster(surface: &str) -> f32 {
 /// contrast word, 7 1 when any lexicon word occurs.
 pub fn dense_features(lex: &Lexicon, a: &Analysis, out: &mut [f32; DENSE]) {
     *out = [0.0; DENSE];
-    // Valence per token (0 for non-hits), with boosters and negation applied.
-    let mut vals: Vec<(f32, Kind, bool)> = Vec::with_capacity(a.tokens.len());
-    let mut last_contrast: Option<usize> = None;
+    let last_contrast = a.tokens.iter().rposition(|t| {
+        matches!(t.kind, Kind::Arabic | Kind::Latin) && CONTRAST.contains(&t.surface.as_str())
+    });
+    let (mut en, mut ar, mut emo, mut negd, mut after) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
+    let (mut pos, mut negs) = (0.0f32, 0.0f32);
+    let mut any = false;
     let mut words = 0usize;
     for (i, t) in a.tokens.iter().enumerate() {
         if !matches!(t.kind, Kind::Arabic | Kind::Latin | Kind::Emoji) {
-            vals.push((0.0, t.kind, false));
             continue;
         }
         if t.kind != Kind::Emoji {
             words += 1;
         }
-        if CONTRAST.contains(&t.surface.as_str()) {
-            last_contrast = Some(i);
+        if t.negator {
+            continue;
         }
-        let mut v = if t.negator {
-            None
-        } else {
-            lex.valence(&t.surface, &t.stem)
-        };
         let mut neg = t.neg;
+        let mut v = lex.valence(&t.surface, &t.stem);
         if v.is_none() && t.kind == Kind::Arabic {
             // Fused negation ("ماعجبنيش"): look up the inner verb.
             if let Some(inner) = fused_negation_inner(&t.surface) {
@@ -195,47 +193,36 @@ pub fn dense_features(lex: &Lexicon, a: &Analysis, out: &mut [f32; DENSE]) {
                 neg = v.is_some();
             }
         }
-        let Some(mut v) = v else {
-            vals.push((0.0, t.kind, false));
-            continue;
-        };
+        let Some(mut v) = v else { continue };
         // Boosters up to three words back, fading with distance (VADER).
         let mut back = 0;
-        for j in (0..i).rev() {
-            let p = &a.tokens[j];
+        for p in a.tokens[..i].iter().rev() {
             if !matches!(p.kind, Kind::Arabic | Kind::Latin) {
                 break;
             }
             let b = booster(&p.surface);
             if b != 0.0 {
-                let fade = [1.0, 0.95, 0.9][back];
-                v += b * fade * v.signum();
+                v += b * [1.0, 0.95, 0.9][back] * v.signum();
             }
             back += 1;
             if back == 3 {
                 break;
             }
         }
-        // Arabic/English post-position intensifiers ("حلو جدا", "حلو اوي").
-        if let Some(n) = a.tokens.get(i + 1) {
-            let b = booster(&n.surface);
-            if b != 0.0 && t.kind == Kind::Arabic {
-                v += b * v.signum();
+        // Arabic post-position intensifiers ("حلو جدا", "حلو اوي").
+        if t.kind == Kind::Arabic {
+            if let Some(n) = a.tokens.get(i + 1) {
+                let b = booster(&n.surface);
+                if b != 0.0 {
+                    v += b * v.signum();
+                }
             }
         }
         if neg {
             v *= NEGATE;
         }
-        vals.push((v, t.kind, neg));
-    }
-    let (mut en, mut ar, mut emo, mut negd, mut after) = (0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32);
-    let (mut pos, mut negs) = (0.0f32, 0.0f32);
-    let mut any = false;
-    for (i, &(v, kind, neg)) in vals.iter().enumerate() {
-        if v == 0.0 {
-            continue;
-        }
         any = true;
+        // Contrast: halve what precedes the last "but", amplify what follows it.
         let v = match last_contrast {
             Some(c) if i < c => v * 0.5,
             Some(c) if i > c => {
@@ -244,7 +231,7 @@ pub fn dense_features(lex: &Lexicon, a: &Analysis, out: &mut [f32; DENSE]) {
             }
             _ => v,
         };
-        match kind {
+        match t.kind {
             Kind::Latin => en += v,
             Kind::Emoji => emo += v,
             _ => ar += v,
