@@ -143,6 +143,10 @@ fn fused_negation(tok: &str) -> Option<&str> {
 
 /// The inner word of a verb with fused negation ("ماعجبنيش" → "عجبني"), if any.
 pub fn fused_negation_inner(tok: &str) -> Option<&str> {
+    // Cheap pre-check: fused negation always starts with م.
+    if !tok.starts_with('م') {
+        return None;
+    }
     fused_negation(tok)
 }
 
