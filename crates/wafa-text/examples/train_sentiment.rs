@@ -133,7 +133,7 @@ fn load_atsad(dir: &Path, out: &mut Vec<Ex>, weight: f32) {
     }
 }
 
-fn load_vader_gt(dir: &Path, out: &mut Vec<Ex>) {
+fn load_vader_gt(dir: &Path, out: &mut Vec<Ex>, amazon_w: f32) {
     for (file, g) in [
         ("amazonReviewSnippets_GroundTruth.txt", "vader/amazon"),
         ("movieReviewSnippets_GroundTruth.txt", "vader/movie"),
@@ -161,7 +161,7 @@ fn load_vader_gt(dir: &Path, out: &mut Vec<Ex>) {
             out.push(Ex {
                 text: text.to_string(),
                 label,
-                weight: 1.0,
+                weight: if g == "vader/amazon" { amazon_w } else { 1.0 },
                 group: g.into(),
                 val,
                 valence: Some(v),
@@ -980,7 +980,7 @@ fn main() {
     let mut all = Vec::new();
     load_arsarcasm(&data, &mut all, dialect_w, sarcasm_w);
     load_atsad(&data, &mut all, atsad_w);
-    load_vader_gt(&data, &mut all);
+    load_vader_gt(&data, &mut all, num("--amazon-weight", 3.0));
     load_lexicons(&data, &mut all, lex_w);
     templates(&mut all, tpl_w, &mut rng);
 
