@@ -37,9 +37,10 @@ fn main() {
     let tagger = Tagger::new();
     let load = t0.elapsed();
     println!(
-        "model load: {:.2} ms (sentiment {} B + intent {} B embedded)",
+        "model load: {:.2} ms (sentiment {} B + lexicon {} B + intent {} B embedded)",
         load.as_secs_f64() * 1e3,
         wafa_text::sentiment::MODEL_BYTES.len(),
+        wafa_text::lexicon::LEXICON_TSV.len(),
         wafa_text::intent::MODEL_BYTES.len()
     );
     let msgs = messages(5000);
@@ -80,6 +81,20 @@ fn main() {
         wafa_text::features::features(&wafa_text::features::analyze(m), 18, &mut f);
         black_box(f);
     });
+    let analysed: Vec<_> = msgs
+        .iter()
+        .map(|m| wafa_text::features::analyze(m))
+        .collect();
+    let t = Instant::now();
+    for a in &analysed {
+        let mut d = [0.0; wafa_text::lexicon::DENSE];
+        wafa_text::lexicon::dense_features(wafa_text::lexicon::lexicon(), a, &mut d);
+        black_box(d);
+    }
+    println!(
+        "  sentiment lexicon inputs alone: {:.2} µs/msg",
+        t.elapsed().as_secs_f64() / analysed.len() as f64 * 1e6
+    );
     println!("tag (normalise+lang+sentiment+intent), 200-char messages: {:.0} msg/s on one core ({:.1} µs/msg)", n / el, el / n * 1e6);
 
     let entries: Vec<FaqEntry> = (0..20)

@@ -141,6 +141,15 @@ fn fused_negation(tok: &str) -> Option<&str> {
     Some(inner)
 }
 
+/// The inner word of a verb with fused negation ("ماعجبنيش" → "عجبني"), if any.
+pub fn fused_negation_inner(tok: &str) -> Option<&str> {
+    // Cheap pre-check: fused negation always starts with م.
+    if !tok.starts_with('م') {
+        return None;
+    }
+    fused_negation(tok)
+}
+
 thread_local! {
     /// Per-thread memo of stems: Snowball is the most expensive step of analysis
     /// and customer vocabulary is highly repetitive. Bounded: cleared when full.

@@ -37,6 +37,7 @@ mod fasthash;
 pub mod features;
 pub mod intent;
 pub mod lang;
+pub mod lexicon;
 pub mod linear;
 pub mod normalize;
 pub mod sentiment;
@@ -78,7 +79,7 @@ pub struct TagDetails {
 }
 
 /// The message tagger: holds the embedded models. Construct once (cheap: parses
-/// ~3.5 MB of embedded weights) and share; it is `Send + Sync`.
+/// ~3.5 MB of embedded weights and the sentiment lexicon) and share; it is `Send + Sync`.
 pub struct Tagger {
     sentiment: linear::LinearModel,
     intent: linear::LinearModel,
@@ -94,6 +95,8 @@ impl Tagger {
     /// Load the embedded models. Never panics (a corrupt model degrades to a
     /// uniform fallback, which the crate's tests would catch).
     pub fn new() -> Self {
+        // Parse the sentiment lexicon now rather than on the first message.
+        let _ = lexicon::lexicon();
         Tagger {
             sentiment: sentiment::load_model(),
             intent: intent::load_model(),
@@ -115,7 +118,11 @@ impl Tagger {
         let mut feats = Vec::with_capacity(raw.len() + 16);
         features::mask_features(&raw, self.sentiment.bits(), true, |_| true, &mut feats);
         let s = if sentiment::has_content(&a) {
-            sentiment::classify_features(&self.sentiment, &feats)
+            sentiment::classify_features_dense(
+                &self.sentiment,
+                &feats,
+                &sentiment::dense_inputs(&a),
+            )
         } else {
             sentiment::NO_CONTENT
         };

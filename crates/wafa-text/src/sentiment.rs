@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::features::{features, Analysis, Kind};
+use crate::lexicon::{dense_features, lexicon, DENSE};
 use crate::linear::LinearModel;
 
 /// Class order of the sentiment model file.
@@ -63,14 +64,34 @@ pub fn load_model() -> LinearModel {
     LinearModel::from_bytes(MODEL_BYTES).unwrap_or_else(|_| LinearModel::empty(&LABELS))
 }
 
-/// Classify from hashed features `feats` (computed with [`BITS`]).
+/// Classify from hashed features `feats` (computed with [`BITS`]) alone, without
+/// the lexicon inputs (see [`classify_features_dense`], which the tagger uses).
 pub fn classify_features(model: &LinearModel, feats: &[u32]) -> Sentiment {
-    let (mut i, mut p, probs) = model.predict(feats);
+    classify_features_dense(model, feats, &[])
+}
+
+/// The dense (lexicon) inputs of an analysed message.
+pub fn dense_inputs(a: &Analysis) -> [f32; DENSE] {
+    let mut d = [0.0; DENSE];
+    dense_features(lexicon(), a, &mut d);
+    d
+}
+
+/// Classify from hashed features `feats` (computed with [`BITS`]) and the dense
+/// lexicon inputs `dense` ([`dense_inputs`]).
+pub fn classify_features_dense(model: &LinearModel, feats: &[u32], dense: &[f32]) -> Sentiment {
+    let mut probs = Vec::with_capacity(3);
+    model.predict_dense_into(feats, dense, &mut probs);
+    decide(&probs)
+}
+
+/// The decision rule on class probabilities (negative, neutral, positive): argmax,
+/// except that a neutral argmax with a clear pos/neg gap goes to the polar side
+/// (measured: no loss on ArSarcasm macro-F1, fewer polar reviews called neutral).
+pub fn decide(probs: &[f32]) -> Sentiment {
+    let (mut i, mut p) = crate::linear::argmax(probs);
     let get = |k: usize| probs.get(k).copied().unwrap_or(0.0);
     let score = (get(2) - get(0)).clamp(-1.0, 1.0);
-    // Neutral only when polarity is ambiguous: a neutral argmax with a clear
-    // pos/neg gap goes to the polar side (measured: no loss on ArSarcasm macro-F1,
-    // fewer polar reviews called neutral).
     if i == 1 && score.abs() >= NEUTRAL_MAX_POLARITY {
         i = if score > 0.0 { 2 } else { 0 };
         p = get(i);
@@ -104,5 +125,5 @@ pub fn classify(model: &LinearModel, a: &Analysis) -> Sentiment {
     }
     let mut f = Vec::new();
     features(a, model.bits(), &mut f);
-    classify_features(model, &f)
+    classify_features_dense(model, &f, &dense_inputs(a))
 }

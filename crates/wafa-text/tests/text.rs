@@ -70,6 +70,32 @@ fn negation_and_dialects() {
 }
 
 #[test]
+fn lexicon_inputs_are_wired() {
+    // The shipped model was trained with the lexicon inputs the tagger computes.
+    let m = wafa_text::sentiment::load_model();
+    assert_eq!(m.dense_dim(), wafa_text::lexicon::DENSE);
+    assert!(wafa_text::lexicon::lexicon().len() > 5000);
+    let t = tagger();
+    for (s, want) in [
+        (
+            "I love this phone, the battery lasts forever",
+            SentimentLabel::Positive,
+        ),
+        (
+            "Absolutely horrible customer support",
+            SentimentLabel::Negative,
+        ),
+        (
+            "Stopped working after a week. Total waste of money.",
+            SentimentLabel::Negative,
+        ),
+        ("التطبيق ممتاز وسهل الاستخدام", SentimentLabel::Positive),
+    ] {
+        assert_eq!(t.tag(s).sentiment.label, want, "{s}");
+    }
+}
+
+#[test]
 fn languages() {
     let t = tagger();
     assert_eq!(t.tag("وين طلبي").lang, Lang::Ar);
