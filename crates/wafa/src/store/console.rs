@@ -184,20 +184,23 @@ impl Store {
         })
     }
 
-    /// Distinct customers with a (not cancelled) order in `[from, to)`, and how many of the
-    /// workspace's customers placed their first order in it.
+    /// Distinct customers with a (not cancelled) order in `currency` in `[from, to)` (read from
+    /// the dashboard's covering index), and how many of the workspace's customers placed
+    /// their first order in it.
     pub async fn buyers_between(
         &self,
         workspace_id: i64,
+        currency: &str,
         from: i64,
         to: i64,
     ) -> AppResult<(i64, i64)> {
         let buyers: i64 = sqlx::query(
-            "SELECT COUNT(DISTINCT customer_id) AS n FROM orders WHERE workspace_id = $1 AND placed_at >= $2 AND placed_at < $3 AND status <> 'cancelled'",
+            "SELECT COUNT(DISTINCT customer_id) AS n FROM orders WHERE workspace_id = $1 AND currency = $4 AND placed_at >= $2 AND placed_at < $3 AND status <> 'cancelled'",
         )
         .bind(workspace_id)
         .bind(from)
         .bind(to)
+        .bind(currency)
         .fetch_one(&self.read)
         .await?
         .get("n");

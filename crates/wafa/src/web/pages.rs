@@ -190,8 +190,8 @@ pub async fn dashboard(
                 .dashboard_buckets(ws, &currency, start, end, bucket),
             st.store
                 .dashboard_buckets(ws, &currency, prev_start, start, bucket),
-            st.store.buyers_between(ws, start, end),
-            st.store.buyers_between(ws, prev_start, start),
+            st.store.buyers_between(ws, &currency, start, end),
+            st.store.buyers_between(ws, &currency, prev_start, start),
             st.store.customer_totals(ws),
         )
     );

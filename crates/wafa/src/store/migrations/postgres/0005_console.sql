@@ -13,7 +13,6 @@ CREATE INDEX password_resets_user ON password_resets(user_id, created_at);
 
 -- Covering index: the dashboard's per-day sums read only the index.
 CREATE INDEX orders_ws_dashboard ON orders(workspace_id, currency, placed_at, status, payment_method, total_minor, refunded_minor, customer_id);
-CREATE INDEX orders_ws_placed ON orders(workspace_id, placed_at, status, customer_id);
 CREATE INDEX orders_ws_status ON orders(workspace_id, status, id);
 CREATE INDEX customers_ws_first_order ON customers(workspace_id, first_order_at);
 CREATE INDEX customers_ws_orders ON customers(workspace_id, orders_count, id);
