@@ -185,8 +185,8 @@ impl Store {
     }
 
     /// Distinct customers with a (not cancelled) order in `currency` in `[from, to)` (read from
-    /// the dashboard's covering index), and how many of the workspace's customers placed
-    /// their first order in it.
+    /// the dashboard's covering index), and how many of them were new (their first order
+    /// falls in the range: one primary-key lookup per buyer, no index on the counters).
     pub async fn buyers_between(
         &self,
         workspace_id: i64,
@@ -194,26 +194,18 @@ impl Store {
         from: i64,
         to: i64,
     ) -> AppResult<(i64, i64)> {
-        let buyers: i64 = sqlx::query(
-            "SELECT COUNT(DISTINCT customer_id) AS n FROM orders WHERE workspace_id = $1 AND currency = $4 AND placed_at >= $2 AND placed_at < $3 AND status <> 'cancelled'",
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS buyers, CAST(COALESCE(SUM(CASE WHEN c.first_order_at >= $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS new_buyers \
+             FROM customers c WHERE c.id IN (SELECT DISTINCT customer_id FROM orders WHERE workspace_id = $1 AND currency = $4 \
+             AND placed_at >= $2 AND placed_at < $3 AND status <> 'cancelled')",
         )
         .bind(workspace_id)
         .bind(from)
         .bind(to)
         .bind(currency)
         .fetch_one(&self.read)
-        .await?
-        .get("n");
-        let new: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM customers WHERE workspace_id = $1 AND first_order_at >= $2 AND first_order_at < $3 AND merged_into IS NULL",
-        )
-        .bind(workspace_id)
-        .bind(from)
-        .bind(to)
-        .fetch_one(&self.read)
-        .await?
-        .get("n");
-        Ok((buyers, new))
+        .await?;
+        Ok((r.get("buyers"), r.get("new_buyers")))
     }
 
     /// Live (not merged) customer profiles, and how many were created before `at`.
