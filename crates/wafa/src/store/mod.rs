@@ -58,6 +58,8 @@ pub struct Store {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
+    /// Where acknowledgements' delivery inserts are group-committed (see `deliveries.rs`).
+    acks: deliveries::AckQueue,
 }
 
 struct Migration {
@@ -134,9 +136,12 @@ impl Store {
         let store = match backend {
             Backend::Sqlite => {
                 let in_memory = url.contains(":memory:");
+                // The one writer is handed from waiter to waiter as it is: pinging it first
+                // would put a round trip to its thread in front of every write.
                 let write = AnyPoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(Duration::from_secs(30))
+                    .test_before_acquire(false)
                     .after_connect(sqlite_setup)
                     .connect_with(opts.clone())
                     .await
@@ -152,10 +157,14 @@ impl Store {
                         .await
                         .map_err(AppError::db_connect)?
                 };
+                if !in_memory && std::env::var("WAFA_EXP_NO_CKPT").is_err() {
+                    spawn_checkpointer(read.clone());
+                }
                 Store {
                     backend,
                     read,
                     write,
+                    acks: Default::default(),
                 }
             }
             Backend::Postgres => {
@@ -169,6 +178,7 @@ impl Store {
                     backend,
                     read: pool.clone(),
                     write: pool,
+                    acks: Default::default(),
                 }
             }
         };
@@ -237,6 +247,35 @@ impl Store {
         self.write.close().await;
         self.read.close().await;
     }
+}
+
+/// Checkpoint the SQLite WAL in the background, off the writer connection.
+///
+/// Why: SQLite checkpoints automatically in the connection that commits past
+/// `wal_autocheckpoint` pages — our one writer — and a checkpoint of a large WAL (copying
+/// the pages back, fsyncing WAL and database) held the writer for ~50 ms, stalling every
+/// acknowledgement queued behind it (the webhook p99). A PASSIVE checkpoint from another
+/// connection copies the frames alongside the writer without blocking it, so when the writer
+/// reaches the threshold only the last few frames are left to copy (and it then restarts the
+/// WAL from the start, which a checkpoint racing a busy writer cannot).
+fn spawn_checkpointer(pool: AnyPool) {
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    rt.spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_all(&pool)
+                .await
+            {
+                tracing::debug!(error = %e, "background checkpoint");
+            }
+        }
+    });
 }
 
 type SetupFuture<'c> =
