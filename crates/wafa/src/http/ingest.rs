@@ -262,8 +262,8 @@ async fn events(st: AppState, kind: &str, req: Request) -> AppResult<Json<Segmen
         .source_by_write_key(&crate::auth::token_hash(&key))
         .await?
         .ok_or_else(|| AppError::new(ErrorCode::Unauthenticated, "unknown write key"))?;
-    let top = top
-        .ok_or_else(|| AppError::new(ErrorCode::InvalidJson, "the body must be a JSON object"))?;
+    let top =
+        top.ok_or_else(|| AppError::new(ErrorCode::InvalidJson, "the body must be a JSON object"))?;
     // Single calls carry their type in the path.
     let body = if kind != "batch" && !top.has_type {
         let mut json: serde_json::Value = serde_json::from_slice(&body)

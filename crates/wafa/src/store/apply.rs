@@ -950,34 +950,8 @@ async fn plain_tracks_in_bulk(
     if candidates.is_empty() {
         return Ok(done);
     }
-    // Messages stored before (a retried batch) have no effects again.
-    let mut seen: HashSet<String> = HashSet::new();
-    {
-        let mut ids: Vec<&str> = candidates.iter().map(|(_, t, _)| t.message_id.as_str()).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        for chunk in ids.chunks(250) {
-            let mut q = super::sql::Sql::for_backend(
-                "SELECT message_id FROM track_events WHERE workspace_id = ",
-                backend,
-            );
-            q.int(ws)
-                .push(" AND message_id IN ")
-                .list(chunk.iter().map(|s| Val::S((*s).to_owned())));
-            for r in q.query().fetch_all(&mut *conn).await? {
-                seen.insert(r.get("message_id"));
-            }
-        }
-    }
-    let mut fresh: Vec<(usize, &TrackOp, &str)> = Vec::with_capacity(candidates.len());
-    for (i, t, u) in candidates {
-        done[i] = true;
-        if seen.insert(t.message_id.clone()) {
-            fresh.push((i, t, u));
-        }
-    }
     // Their users: known ones in one query.
-    let mut users: Vec<&str> = fresh.iter().map(|(_, _, u)| *u).collect();
+    let mut users: Vec<&str> = candidates.iter().map(|(_, _, u)| *u).collect();
     users.sort_unstable();
     users.dedup();
     let mut known: HashMap<String, i64> = HashMap::new();
@@ -995,9 +969,40 @@ async fn plain_tracks_in_bulk(
             known.insert(r.get("value"), r.get("customer_id"));
         }
     }
-    // First-seen users, in order of first appearance, created from their first message. A
-    // user whose first message does not qualify (see `creatable`) goes one by one, with every
-    // later message of that user in the batch.
+    for (i, _, _) in &candidates {
+        done[*i] = true;
+    }
+    // Messages stored before (a retried batch) have no effects again. When every user is
+    // known, the insert below tells which messages are new; a first-seen user must only be
+    // created for a message that is new, so then they are checked first.
+    let fresh = if users.iter().all(|u| known.contains_key(*u)) {
+        candidates
+    } else {
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut ids: Vec<&str> = candidates
+            .iter()
+            .map(|(_, t, _)| t.message_id.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(250) {
+            let mut q = super::sql::Sql::for_backend(
+                "SELECT message_id FROM track_events WHERE workspace_id = ",
+                backend,
+            );
+            q.int(ws)
+                .push(" AND message_id IN ")
+                .list(chunk.iter().map(|s| Val::S((*s).to_owned())));
+            for r in q.query().fetch_all(&mut *conn).await? {
+                seen.insert(r.get("message_id"));
+            }
+        }
+        candidates
+            .into_iter()
+            .filter(|(_, t, _)| seen.insert(t.message_id.clone()))
+            .collect::<Vec<_>>()
+    };
+    // First-seen users, in order of first appearance, created from their first message.
     let mut new_users: Vec<&TrackOp> = Vec::new();
     let mut slow_users: HashSet<&str> = HashSet::new();
     let mut new_seen: HashSet<&str> = HashSet::new();
@@ -1013,8 +1018,9 @@ async fn plain_tracks_in_bulk(
         }
     }
     if !slow_users.is_empty() {
-        // Undo: those users' messages (and any message sharing a key with them) go one by one.
-        // Simplest correct choice: leave the whole batch to the one-by-one path.
+        // A first-seen user this path cannot create as the one-by-one path would (never the
+        // case for Segment messages, which carry only their user id): nothing is written
+        // yet, so the whole batch goes one by one.
         return Ok(vec![false; ops.len()]);
     }
     let now = now_ms();
@@ -1152,10 +1158,15 @@ async fn plain_tracks_in_bulk(
             event_ids.insert(r.get("message_id"), r.get("id"));
         }
     }
+    // The messages inserted now, in order (a messageId repeated in the batch counts once).
+    let inserted: Vec<(&TrackOp, i64, i64)> = batch
+        .iter()
+        .filter_map(|(t, cid)| Some((*t, *cid, event_ids.remove(&t.message_id)?)))
+        .collect();
     // Earlier anonymous events of these visitors now belong to their customers (the first
     // message naming a visitor decides, as it would one by one).
     let mut visitors: Vec<(&str, i64)> = Vec::new();
-    for (t, cid) in &batch {
+    for (t, cid, _) in &inserted {
         if let Some(a) = t.anonymous_id.as_deref() {
             if !visitors.iter().any(|(v, _)| *v == a) {
                 visitors.push((a, *cid));
@@ -1186,16 +1197,13 @@ async fn plain_tracks_in_bulk(
                 .await?;
         }
     }
-    for (t, cid) in batch.iter().filter(|(t, _)| t.kind == "track") {
-        let Some(&id) = event_ids.get(&t.message_id) else {
-            continue;
-        };
+    for (t, cid, id) in inserted.iter().filter(|(t, _, _)| t.kind == "track") {
         tl_rows.push(vec![
             Val::I(ws),
             Val::I(*cid),
             Val::I(t.at),
             "event".into(),
-            Val::I(id),
+            Val::I(*id),
             Val::S(t.name.clone().unwrap_or_default()),
             Val::S(json!({"type": t.kind, "properties": t.properties}).to_string()),
         ]);
@@ -1219,9 +1227,37 @@ async fn plain_tracks_in_bulk(
     Ok(done)
 }
 
+/// Deliveries applied in one processor transaction at most.
+const MAX_PER_TRANSACTION: usize = 8;
+/// A processor transaction takes no new delivery after this long.
+const TRANSACTION_BUDGET: std::time::Duration = std::time::Duration::from_millis(4);
+
+/// The processor's hold on the writer: a few deliveries applied one after another in one
+/// transaction, each in its own savepoint together with its "processed" (or failed, or retry)
+/// mark, so each delivery still commits or vanishes whole, and a crash loses or repeats
+/// nothing. One transaction per delivery would pay a commit (and, on SQLite, a WAL write of
+/// every page it touched) each; a few per transaction share them. The transaction is short:
+/// [`Processing::should_commit`] says to commit once a few deliveries are in, once it has
+/// held the writer a few milliseconds, or as soon as acknowledgements wait for the writer.
+pub struct Processing<'s> {
+    store: &'s Store,
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    started: std::time::Instant,
+    applied: usize,
+}
 
 impl Store {
-    /// Apply a delivery's operations and mark it processed, atomically.
+    /// Start a processor transaction (waits for the writer).
+    pub async fn begin_processing(&self) -> Result<Processing<'_>, AppError> {
+        Ok(Processing {
+            store: self,
+            tx: self.write.begin().await?,
+            started: std::time::Instant::now(),
+            applied: 0,
+        })
+    }
+
+    /// Apply one delivery's operations and mark it processed, atomically.
     pub async fn apply_delivery(
         &self,
         delivery_id: i64,
@@ -1229,22 +1265,74 @@ impl Store {
         source_id: i64,
         ops: &[IngestOp],
     ) -> Result<(), ApplyError> {
+        let mut p = self.begin_processing().await?;
+        p.apply(delivery_id, workspace_id, source_id, ops).await?;
+        p.commit().await?;
+        Ok(())
+    }
+}
+
+impl Processing<'_> {
+    /// Apply a delivery's operations and mark it processed, in a savepoint: on an error
+    /// nothing of this delivery remains (the caller then records the failure or the retry).
+    pub async fn apply(
+        &mut self,
+        delivery_id: i64,
+        workspace_id: i64,
+        source_id: i64,
+        ops: &[IngestOp],
+    ) -> Result<(), ApplyError> {
+        use sqlx::Acquire;
         let actor = format!("source:{source_id}");
-        let mut tx = self.write.begin().await.map_err(ApplyError::from)?;
+        let backend = self.store.backend;
+        let mut sp = (&mut self.tx).begin().await?;
         let done =
-            plain_tracks_in_bulk(&mut tx, self.backend, workspace_id, source_id, &actor, ops)
-                .await?;
+            plain_tracks_in_bulk(&mut sp, backend, workspace_id, source_id, &actor, ops).await?;
         for (op, done) in ops.iter().zip(done) {
             if !done {
-                apply(&mut tx, workspace_id, source_id, &actor, op).await?;
+                apply(&mut sp, workspace_id, source_id, &actor, op).await?;
             }
         }
         sqlx::query("UPDATE deliveries SET status = 'processed', processed_at = $2, attempts = attempts + 1, error_code = NULL, error = NULL WHERE id = $1")
             .bind(delivery_id)
             .bind(now_ms())
-            .execute(&mut *tx)
+            .execute(&mut *sp)
             .await?;
-        tx.commit().await?;
+        sp.commit().await?;
+        self.applied += 1;
+        Ok(())
+    }
+
+    /// Dead-letter a delivery with its reason.
+    pub async fn fail(&mut self, id: i64, code: &str, reason: &str) -> Result<(), AppError> {
+        super::deliveries::fail_delivery(&mut self.tx, id, code, reason).await?;
+        self.applied += 1;
+        Ok(())
+    }
+
+    /// Try a delivery again later.
+    pub async fn retry(
+        &mut self,
+        id: i64,
+        code: &str,
+        reason: &str,
+        delay_ms: i64,
+    ) -> Result<(), AppError> {
+        super::deliveries::retry_delivery(&mut self.tx, id, code, reason, delay_ms).await?;
+        self.applied += 1;
+        Ok(())
+    }
+
+    /// Whether to commit now rather than take another delivery: enough are in, the writer
+    /// has been held long enough, or acknowledgements are waiting for it.
+    pub fn should_commit(&self) -> bool {
+        self.applied >= MAX_PER_TRANSACTION
+            || self.started.elapsed() >= TRANSACTION_BUDGET
+            || self.store.acks.waiting()
+    }
+
+    pub async fn commit(self) -> Result<(), AppError> {
+        self.tx.commit().await?;
         Ok(())
     }
 }

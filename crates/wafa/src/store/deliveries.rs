@@ -119,37 +119,48 @@ struct AckJob {
 /// The processor keeps its transactions short (one delivery each), and the writer pool is
 /// first come first served, so an acknowledgement waits at most for one of them.
 #[derive(Clone, Default)]
-pub(crate) struct AckQueue(
-    std::sync::Arc<std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<AckJob>>>,
-);
+pub(crate) struct AckQueue(std::sync::Arc<AckQueueInner>);
+
+#[derive(Default)]
+struct AckQueueInner {
+    sender: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<AckJob>>,
+    /// Deliveries handed to the writer task and not yet answered.
+    /// (Shared with the writer task, which must not hold the sender: the queue closes, and
+    /// the task ends, when the last `Store` handle is dropped.)
+    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
 
 /// Deliveries per acknowledgement transaction at most.
 const ACK_BATCH: usize = 256;
 
 impl AckQueue {
     /// The queue, starting its writer task on first use (`None` outside a Tokio runtime).
-    fn sender(
-        &self,
-        write: &sqlx::AnyPool,
-    ) -> Option<&tokio::sync::mpsc::UnboundedSender<AckJob>> {
-        if let Some(s) = self.0.get() {
+    fn sender(&self, write: &sqlx::AnyPool) -> Option<&tokio::sync::mpsc::UnboundedSender<AckJob>> {
+        if let Some(s) = self.0.sender.get() {
             return Some(s);
         }
         let rt = tokio::runtime::Handle::try_current().ok()?;
-        Some(self.0.get_or_init(|| {
+        Some(self.0.sender.get_or_init(|| {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            rt.spawn(ack_writer(write.clone(), rx));
+            rt.spawn(ack_writer(write.clone(), rx, self.0.waiting.clone()));
             tx
         }))
+    }
+
+    /// Whether acknowledgements are waiting for the writer (the processor then yields it).
+    pub(crate) fn waiting(&self) -> bool {
+        self.0.waiting.load(std::sync::atomic::Ordering::Relaxed) > 0
     }
 }
 
 async fn ack_writer(
     write: sqlx::AnyPool,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<AckJob>,
+    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) {
     let mut jobs: Vec<AckJob> = Vec::with_capacity(ACK_BATCH);
     while rx.recv_many(&mut jobs, ACK_BATCH).await > 0 {
+        let n = jobs.len();
         match insert_all(&write, &jobs).await {
             Ok(results) => {
                 for (job, r) in jobs.drain(..).zip(results) {
@@ -170,6 +181,7 @@ async fn ack_writer(
                 }
             }
         }
+        waiting.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -181,6 +193,39 @@ async fn insert_all(write: &sqlx::AnyPool, jobs: &[AckJob]) -> AppResult<Vec<Sto
     }
     tx.commit().await?;
     Ok(out)
+}
+
+pub(crate) async fn fail_delivery(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    code: &str,
+    reason: &str,
+) -> AppResult<()> {
+    sqlx::query("UPDATE deliveries SET status = 'failed', error_code = $2, error = $3, attempts = attempts + 1, processed_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(code)
+        .bind(reason)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn retry_delivery(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    code: &str,
+    reason: &str,
+    delay_ms: i64,
+) -> AppResult<()> {
+    sqlx::query("UPDATE deliveries SET error_code = $2, error = $3, attempts = attempts + 1, next_attempt_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(code)
+        .bind(reason)
+        .bind(now_ms() + delay_ms)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Insert one delivery (a repeated delivery id is counted as a duplicate).
@@ -329,9 +374,17 @@ impl Store {
         // If the writer task is gone (its runtime ended), the request is refused unacknowledged
         // and the sender retries; a retry of a delivery that did commit is a duplicate.
         let stopped = || AppError::new(ErrorCode::Unavailable, "the delivery writer stopped");
-        queue
-            .send(AckJob { row, reply })
-            .map_err(|_| stopped())?;
+        self.acks
+            .0
+            .waiting
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if queue.send(AckJob { row, reply }).is_err() {
+            self.acks
+                .0
+                .waiting
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(stopped());
+        }
         answer.await.map_err(|_| stopped())?
     }
 
@@ -359,14 +412,8 @@ impl Store {
 
     /// Dead-letter a delivery with its reason.
     pub async fn fail_delivery(&self, id: i64, code: &str, reason: &str) -> AppResult<()> {
-        sqlx::query("UPDATE deliveries SET status = 'failed', error_code = $2, error = $3, attempts = attempts + 1, processed_at = $4 WHERE id = $1")
-            .bind(id)
-            .bind(code)
-            .bind(reason)
-            .bind(now_ms())
-            .execute(&self.write)
-            .await?;
-        Ok(())
+        let mut conn = self.write.acquire().await?;
+        fail_delivery(&mut conn, id, code, reason).await
     }
 
     /// Try again later (e.g. a status update that arrived before its order).
@@ -377,14 +424,8 @@ impl Store {
         reason: &str,
         delay_ms: i64,
     ) -> AppResult<()> {
-        sqlx::query("UPDATE deliveries SET error_code = $2, error = $3, attempts = attempts + 1, next_attempt_at = $4 WHERE id = $1")
-            .bind(id)
-            .bind(code)
-            .bind(reason)
-            .bind(now_ms() + delay_ms)
-            .execute(&self.write)
-            .await?;
-        Ok(())
+        let mut conn = self.write.acquire().await?;
+        retry_delivery(&mut conn, id, code, reason, delay_ms).await
     }
 
     /// Put a failed delivery back in the queue.
