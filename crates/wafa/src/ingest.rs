@@ -268,23 +268,33 @@ pub async fn process_due(store: &Store) -> Result<usize, AppError> {
             while ahead.len() <= MAP_AHEAD {
                 let Some(d) = queue.next() else { break };
                 let source = sources.get(&d.source_id).cloned().flatten();
-                ahead.push_back(tokio::spawn(async move {
-                    let ops = ops_for(source, &d).await;
-                    (d, ops)
-                }));
+                let id = d.id;
+                ahead.push_back((
+                    id,
+                    tokio::spawn(async move {
+                        let ops = ops_for(source, &d).await;
+                        (d, ops)
+                    }),
+                ));
             }
-            let Some(task) = ahead.pop_front() else { break };
-            let (d, ops) = task
-                .await
-                .map_err(|e| AppError::internal(format!("mapping a delivery: {e}")))?;
+            let Some((id, task)) = ahead.pop_front() else {
+                break;
+            };
+            // Mapped before taking the writer: it is never held while a delivery is parsed.
+            let mapped = task.await;
             handled += 1;
             let p = match open.as_mut() {
                 Some(p) => p,
                 None => open.insert(store.begin_processing().await?),
             };
-            match ops {
-                Err((code, msg)) => p.fail(d.id, &code, &msg).await?,
-                Ok(ops) => match p.apply(d.id, d.workspace_id, d.source_id, &ops).await {
+            match mapped {
+                // A payload that makes the mapping panic is dead-lettered, not retried forever.
+                Err(e) => {
+                    p.fail(id, "internal", &format!("mapping failed: {e}"))
+                        .await?
+                }
+                Ok((_, Err((code, msg)))) => p.fail(id, &code, &msg).await?,
+                Ok((d, Ok(ops))) => match p.apply(d.id, d.workspace_id, d.source_id, &ops).await {
                     Ok(()) => {}
                     Err(ApplyError::Retry(why)) if d.attempts + 1 < MAX_ATTEMPTS => {
                         // 1 s, 2 s, 4 s … about 4 minutes in all.
@@ -300,7 +310,7 @@ pub async fn process_due(store: &Store) -> Result<usize, AppError> {
                     }
                 },
             }
-            let next_ready = ahead.front().map(|t| t.is_finished()).unwrap_or(false);
+            let next_ready = ahead.front().map(|(_, t)| t.is_finished()).unwrap_or(false);
             if !next_ready || p.should_commit() {
                 if let Some(p) = open.take() {
                     p.commit().await?;
@@ -316,7 +326,10 @@ pub async fn process_due(store: &Store) -> Result<usize, AppError> {
     }
 }
 
-type MapTask = tokio::task::JoinHandle<(PendingDelivery, Result<Vec<IngestOp>, Refusal>)>;
+type MapTask = (
+    i64,
+    tokio::task::JoinHandle<(PendingDelivery, Result<Vec<IngestOp>, Refusal>)>,
+);
 
 /// Run the processor: at start (crash recovery), whenever notified, and every second for
 /// retries that come due.
