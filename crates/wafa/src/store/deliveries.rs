@@ -116,8 +116,9 @@ struct AckJob {
 /// row is durable, and N concurrent requests cost one turn at the writer and one commit.
 /// There is no batching window: the batch is whatever arrived while the previous one was
 /// being written (or while the processor held the writer), so an idle server adds no delay.
-/// The processor keeps its transactions short (one delivery each), and the writer pool is
-/// first come first served, so an acknowledgement waits at most for one of them.
+/// The processor keeps its transactions short and commits as soon as [`AckQueue::waiting`]
+/// says acknowledgements wait (see `Processing`), and the writer pool is first come, first
+/// served, so an acknowledgement waits at most for one short processor transaction.
 #[derive(Clone, Default)]
 pub(crate) struct AckQueue(std::sync::Arc<AckQueueInner>);
 
