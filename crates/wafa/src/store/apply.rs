@@ -1122,9 +1122,11 @@ async fn plain_tracks_in_bulk(
     .await?;
     // The events, with their customers.
     let mut rows = Vec::with_capacity(fresh.len());
-    let mut batch: Vec<(&TrackOp, i64)> = Vec::with_capacity(fresh.len());
+    // (message, customer, properties as JSON text)
+    let mut batch: Vec<(&TrackOp, i64, String)> = Vec::with_capacity(fresh.len());
     for (_, t, u) in &fresh {
         let cid = known[*u];
+        let props = serde_json::to_string(&t.properties).unwrap_or_else(|_| "{}".into());
         rows.push(vec![
             Val::I(ws),
             Val::I(source_id),
@@ -1133,25 +1135,26 @@ async fn plain_tracks_in_bulk(
             Val::NS(t.name.clone()),
             Val::NS(t.user_id.clone()),
             Val::NS(t.anonymous_id.clone()),
-            Val::S(Value::Object(t.properties.clone()).to_string()),
+            Val::S(props.clone()),
             Val::I(t.at),
             Val::I(now),
             Val::I(cid),
         ]);
-        batch.push((t, cid));
+        batch.push((t, cid, props));
     }
     let mut event_ids: HashMap<String, i64> = HashMap::new();
     let cols = "workspace_id, source_id, message_id, type, name, user_id, anonymous_id, properties, occurred_at, received_at, customer_id";
-    for chunk in rows.chunks(250) {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
         let mut q = super::sql::Sql::for_backend(
             &format!("INSERT INTO track_events ({cols}) VALUES "),
             backend,
         );
-        for (k, row) in chunk.iter().enumerate() {
+        for (k, row) in rows.by_ref().take(250).enumerate() {
             if k > 0 {
                 q.push(", ");
             }
-            q.list(row.iter().cloned());
+            q.list(row);
         }
         q.push(" ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING id, message_id");
         for r in q.query().fetch_all(&mut *conn).await? {
@@ -1159,14 +1162,16 @@ async fn plain_tracks_in_bulk(
         }
     }
     // The messages inserted now, in order (a messageId repeated in the batch counts once).
-    let inserted: Vec<(&TrackOp, i64, i64)> = batch
+    let inserted: Vec<(&TrackOp, i64, i64, &str)> = batch
         .iter()
-        .filter_map(|(t, cid)| Some((*t, *cid, event_ids.remove(&t.message_id)?)))
+        .filter_map(|(t, cid, props)| {
+            Some((*t, *cid, event_ids.remove(&t.message_id)?, props.as_str()))
+        })
         .collect();
     // Earlier anonymous events of these visitors now belong to their customers (the first
     // message naming a visitor decides, as it would one by one).
     let mut visitors: Vec<(&str, i64)> = Vec::new();
-    for (t, cid, _) in &inserted {
+    for (t, cid, _, _) in &inserted {
         if let Some(a) = t.anonymous_id.as_deref() {
             if !visitors.iter().any(|(v, _)| *v == a) {
                 visitors.push((a, *cid));
@@ -1197,7 +1202,7 @@ async fn plain_tracks_in_bulk(
                 .await?;
         }
     }
-    for (t, cid, id) in inserted.iter().filter(|(t, _, _)| t.kind == "track") {
+    for (t, cid, id, props) in inserted.iter().filter(|(t, _, _, _)| t.kind == "track") {
         tl_rows.push(vec![
             Val::I(ws),
             Val::I(*cid),
@@ -1205,7 +1210,7 @@ async fn plain_tracks_in_bulk(
             "event".into(),
             Val::I(*id),
             Val::S(t.name.clone().unwrap_or_default()),
-            Val::S(json!({"type": t.kind, "properties": t.properties}).to_string()),
+            Val::S(event_data(&t.kind, props)),
         ]);
     }
     super::sql::insert_rows(
@@ -1225,6 +1230,14 @@ async fn plain_tracks_in_bulk(
     )
     .await?;
     Ok(done)
+}
+
+/// An event's timeline data, `json!({"type": kind, "properties": …}).to_string()` as the
+/// one-by-one path writes it (keys sorted), from the properties' JSON text already made for
+/// the event row (no second copy and serialisation of the properties).
+fn event_data(kind: &str, properties_json: &str) -> String {
+    let kind = serde_json::to_string(kind).unwrap_or_default();
+    format!("{{\"properties\":{properties_json},\"type\":{kind}}}")
 }
 
 /// Deliveries applied in one processor transaction at most.
@@ -1334,5 +1347,25 @@ impl Processing<'_> {
     pub async fn commit(self) -> Result<(), AppError> {
         self.tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_event_data_is_what_the_one_by_one_path_writes() {
+        let props: Map<String, Value> = serde_json::from_str(
+            r#"{"zeta": 1, "alpha": {"b": [1, "x\"y", null]}, "price": 49.5, "ar": "عود"}"#,
+        )
+        .unwrap();
+        let text = serde_json::to_string(&props).unwrap();
+        for kind in ["track", "pa\"ge"] {
+            assert_eq!(
+                event_data(kind, &text),
+                json!({"type": kind, "properties": props}).to_string()
+            );
+        }
     }
 }
