@@ -7,8 +7,11 @@
 //! order) and hands platform-neutral operations to the store.
 
 use crate::error::AppError;
-use crate::store::{ApplyError, CartOp, IngestOp, OrderOp, PendingDelivery, Store};
+use crate::store::{
+    ApplyError, CartOp, IngestOp, IngestSource, OrderOp, PendingDelivery, Processing, Store,
+};
 use crate::validate::{self, ValidCustomer};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -197,17 +200,16 @@ pub fn ops_from_changes(
 /// Why a delivery could not be turned into operations: (code, message).
 type Refusal = (String, String);
 
-async fn ops_for(store: &Store, d: &PendingDelivery) -> Result<Vec<IngestOp>, Refusal> {
-    let source = store
-        .ingest_source(d.source_id)
-        .await
-        .map_err(|e| ("internal".to_owned(), e.to_string()))?
-        .ok_or_else(|| {
-            (
-                "source_gone".to_owned(),
-                "the source was deleted".to_owned(),
-            )
-        })?;
+async fn ops_for(
+    source: Option<IngestSource>,
+    d: &PendingDelivery,
+) -> Result<Vec<IngestOp>, Refusal> {
+    let source = source.ok_or_else(|| {
+        (
+            "source_gone".to_owned(),
+            "the source was deleted".to_owned(),
+        )
+    })?;
     let now = crate::store::now_ms();
     if d.platform == "events" {
         return crate::segment::ops_for_batch(
@@ -235,50 +237,99 @@ async fn ops_for(store: &Store, d: &PendingDelivery) -> Result<Vec<IngestOp>, Re
         .map_err(|e| (e.code.as_str().to_owned(), format!("{e}")))
 }
 
+/// Deliveries mapped ahead of the one being applied.
+const MAP_AHEAD: usize = 3;
+
 /// Process every due delivery once. Returns how many were handled.
+///
+/// Mapping a delivery (parsing, validating: CPU) and applying it (the database) are
+/// pipelined: the next few deliveries are mapped on other tasks while one is applied, so the
+/// writer is not idle while the processor parses. Deliveries are applied in id order, each
+/// atomically with its mark, a few per transaction (see [`crate::store::Processing`]); the
+/// transaction is committed rather than held while the next delivery is still being mapped.
 pub async fn process_due(store: &Store) -> Result<usize, AppError> {
     let mut handled = 0;
+    let mut sources: HashMap<i64, Option<IngestSource>> = HashMap::new();
     loop {
         let due = store.due_deliveries(200).await?;
         if due.is_empty() {
             return Ok(handled);
         }
+        let n = due.len();
         for d in &due {
-            handled += 1;
-            let ops = match ops_for(store, d).await {
-                Ok(ops) => ops,
-                Err((code, msg)) => {
-                    store.fail_delivery(d.id, &code, &msg).await?;
-                    continue;
-                }
+            if let std::collections::hash_map::Entry::Vacant(e) = sources.entry(d.source_id) {
+                e.insert(store.ingest_source(d.source_id).await?);
+            }
+        }
+        let mut ahead: VecDeque<MapTask> = VecDeque::with_capacity(MAP_AHEAD + 1);
+        let mut queue = due.into_iter();
+        let mut open: Option<Processing<'_>> = None;
+        loop {
+            while ahead.len() <= MAP_AHEAD {
+                let Some(d) = queue.next() else { break };
+                let source = sources.get(&d.source_id).cloned().flatten();
+                let id = d.id;
+                ahead.push_back((
+                    id,
+                    tokio::spawn(async move {
+                        let ops = ops_for(source, &d).await;
+                        (d, ops)
+                    }),
+                ));
+            }
+            let Some((id, task)) = ahead.pop_front() else {
+                break;
             };
-            match store
-                .apply_delivery(d.id, d.workspace_id, d.source_id, &ops)
-                .await
-            {
-                Ok(()) => {}
-                Err(ApplyError::Retry(why)) if d.attempts + 1 < MAX_ATTEMPTS => {
-                    // 1 s, 2 s, 4 s … about 4 minutes in all.
-                    store
-                        .retry_delivery(d.id, "waiting", &why, 1000 << d.attempts.min(10))
-                        .await?;
-                }
-                Err(ApplyError::Retry(why)) => store.fail_delivery(d.id, "gave_up", &why).await?,
-                Err(ApplyError::Fail(e)) if e.code == wafa_domain::ErrorCode::Unavailable => {
-                    return Err(e)
-                }
-                Err(ApplyError::Fail(e)) => {
-                    store
-                        .fail_delivery(d.id, e.code.as_str(), &e.to_string())
+            // Mapped before taking the writer: it is never held while a delivery is parsed.
+            let mapped = task.await;
+            handled += 1;
+            let p = match open.as_mut() {
+                Some(p) => p,
+                None => open.insert(store.begin_processing().await?),
+            };
+            match mapped {
+                // A payload that makes the mapping panic is dead-lettered, not retried forever.
+                Err(e) => {
+                    p.fail(id, "internal", &format!("mapping failed: {e}"))
                         .await?
+                }
+                Ok((_, Err((code, msg)))) => p.fail(id, &code, &msg).await?,
+                Ok((d, Ok(ops))) => match p.apply(d.id, d.workspace_id, d.source_id, &ops).await {
+                    Ok(()) => {}
+                    Err(ApplyError::Retry(why)) if d.attempts + 1 < MAX_ATTEMPTS => {
+                        // 1 s, 2 s, 4 s … about 4 minutes in all.
+                        p.retry(d.id, "waiting", &why, 1000 << d.attempts.min(10))
+                            .await?
+                    }
+                    Err(ApplyError::Retry(why)) => p.fail(d.id, "gave_up", &why).await?,
+                    Err(ApplyError::Fail(e)) if e.code == wafa_domain::ErrorCode::Unavailable => {
+                        return Err(e)
+                    }
+                    Err(ApplyError::Fail(e)) => {
+                        p.fail(d.id, e.code.as_str(), &e.to_string()).await?
+                    }
+                },
+            }
+            let next_ready = ahead.front().map(|(_, t)| t.is_finished()).unwrap_or(false);
+            if !next_ready || p.should_commit() {
+                if let Some(p) = open.take() {
+                    p.commit().await?;
                 }
             }
         }
-        if due.len() < 200 {
+        if let Some(p) = open.take() {
+            p.commit().await?;
+        }
+        if n < 200 {
             return Ok(handled);
         }
     }
 }
+
+type MapTask = (
+    i64,
+    tokio::task::JoinHandle<(PendingDelivery, Result<Vec<IngestOp>, Refusal>)>,
+);
 
 /// Run the processor: at start (crash recovery), whenever notified, and every second for
 /// retries that come due.

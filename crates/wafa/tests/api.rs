@@ -2275,3 +2275,129 @@ both!(console_pages_forms_and_isolation, |app| {
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert_eq!(s.get("/").await.status, StatusCode::SEE_OTHER);
 });
+
+both!(segment_first_seen_users_resolve_as_one_by_one, |app| {
+    let app = &app;
+    let (_, t) = app.signup("Events bulk", "evb@example.sa").await;
+    let r = app
+        .post(
+            "/v1/sources",
+            &t,
+            json!({"platform": "events", "name": "Website"}),
+        )
+        .await;
+    let src = r.body["source"]["id"].as_i64().unwrap();
+    let key = r.body["write_key"].as_str().unwrap().to_owned();
+    let send = |batch: Value| {
+        let (client, base, key) = (app.client.clone(), app.base.clone(), key.clone());
+        async move {
+            let r = client
+                .post(format!("{base}/v1/batch"))
+                .basic_auth(&key, Some(""))
+                .json(&batch)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+        }
+    };
+    // Sara is known by her (verified) email.
+    send(json!({"batch": [
+        {"type": "identify", "userId": "u-old", "messageId": "b-0", "traits": {"email": "sara@example.com", "firstName": "Sara"}},
+        {"type": "track", "anonymousId": "anon-9", "event": "Browsed", "messageId": "b-1"}
+    ]}))
+    .await;
+    wait_for(app, &format!("/v1/sources/{src}/stats"), &t, |b| {
+        b["processed"] == 1 && b["pending"] == 0
+    })
+    .await;
+    // First-seen users: plain events of u-1 (twice) and u-2; u-3 is introduced by an identify
+    // naming Sara's email first, so its event must land on Sara, not on a new customer.
+    let batch = json!({"batch": [
+        {"type": "track", "userId": "u-1", "anonymousId": "anon-9", "event": "Viewed", "messageId": "b-2", "properties": {"city": "x"}, "context": {"traits": {"city": "Riyadh"}}},
+        {"type": "identify", "userId": "u-3", "messageId": "b-3", "traits": {"email": "sara@example.com"}},
+        {"type": "track", "userId": "u-3", "event": "Viewed", "messageId": "b-4"},
+        {"type": "track", "userId": "u-2", "event": "Viewed", "messageId": "b-5"},
+        {"type": "page", "userId": "u-1", "name": "Home", "messageId": "b-6"},
+        {"type": "track", "userId": "u-1", "event": "Added", "messageId": "b-7"},
+        {"type": "track", "userId": "u-1", "event": "Added", "messageId": "b-7"}
+    ]});
+    send(batch.clone()).await;
+    wait_for(app, &format!("/v1/sources/{src}/stats"), &t, |b| {
+        b["processed"] == 2 && b["pending"] == 0
+    })
+    .await;
+    // A retry of the same messages in a new batch changes nothing.
+    let mut again = batch.clone();
+    again["context"] = json!({"library": {"name": "retry"}});
+    send(again).await;
+    // An anonymous event of u-1's visitor id now belongs to u-1.
+    send(json!({"batch": [{"type": "track", "anonymousId": "anon-9", "event": "Came Back", "messageId": "b-8"}]})).await;
+    wait_for(app, &format!("/v1/sources/{src}/stats"), &t, |b| {
+        b["processed"] == 4 && b["pending"] == 0 && b["failed"] == 0
+    })
+    .await;
+    let by = |q: &str| {
+        let q = q.to_owned();
+        let t = t.clone();
+        async move {
+            let found = app.get(&format!("/v1/customers?q={q}"), &t).await.body;
+            found["items"].as_array().unwrap().clone()
+        }
+    };
+    let events_of = |cid: i64| {
+        let t = t.clone();
+        async move {
+            let tl = app
+                .get(&format!("/v1/customers/{cid}/timeline?limit=200"), &t)
+                .await
+                .body;
+            let mut names: Vec<String> = tl["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["kind"] == "event" || e["kind"] == "customer_created")
+                .map(|e| {
+                    format!(
+                        "{}:{}",
+                        e["kind"].as_str().unwrap(),
+                        e["summary"].as_str().unwrap()
+                    )
+                })
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    let sara = by("sara%40example.com").await;
+    assert_eq!(sara.len(), 1);
+    assert!(sara[0]["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["kind"] == "external" && i["value"] == "u-3"));
+    let sara_events = events_of(sara[0]["id"].as_i64().unwrap()).await;
+    assert!(
+        sara_events.contains(&"event:Viewed".to_owned()),
+        "{sara_events:?}"
+    );
+    assert_eq!(by("u-3").await.len(), 1);
+    let u1 = by("u-1").await;
+    assert_eq!(u1.len(), 1, "{u1:?}");
+    assert_eq!(u1[0]["city"], "Riyadh");
+    assert_eq!(
+        events_of(u1[0]["id"].as_i64().unwrap()).await,
+        vec![
+            "customer_created:Customer created",
+            "event:Added",
+            "event:Came Back",
+            "event:Viewed"
+        ]
+    );
+    let u2 = by("u-2").await;
+    assert_eq!(u2.len(), 1);
+    assert_eq!(
+        events_of(u2[0]["id"].as_i64().unwrap()).await,
+        vec!["customer_created:Customer created", "event:Viewed"]
+    );
+});

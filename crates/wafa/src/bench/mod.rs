@@ -359,7 +359,15 @@ pub async fn events(
         "accepted: {:.0} events/s",
         (r.ok * batch) as f64 / r.seconds
     );
+    // Whether processing kept up: what is still waiting when the last request is answered.
+    let backlog = store.source_stats(ws, src.source.id).await?.pending;
+    let lag = Instant::now();
     let done = drain(&store, ws, src.source.id, started).await?;
+    println!(
+        "backlog when sending stopped: {backlog} deliveries ({} events), processed {:.2}s later",
+        backlog as u64 * batch,
+        lag.elapsed().as_secs_f64()
+    );
     let stats = store.source_stats(ws, src.source.id).await?;
     println!("processed: {} deliveries ({} failed) = {} events in {done:.1}s = {:.0} events/s end to end", stats.processed, stats.failed, stats.processed as u64 * batch, (stats.processed as u64 * batch) as f64 / done);
     Ok(())

@@ -171,27 +171,63 @@ pub async fn webhook(
     }))
 }
 
-/// The write key of a Segment-style request: HTTP Basic (`writeKey:`), a bearer token, or
-/// `writeKey` in the body.
-fn write_key(headers: &HeaderMap, body: &serde_json::Value) -> Option<String> {
-    if let Some(h) = headers
+/// The write key of a Segment-style request from its headers: HTTP Basic (`writeKey:`) or a
+/// bearer token. `Some(None)`: an Authorization header that is not a readable key.
+fn header_write_key(headers: &HeaderMap) -> Option<Option<String>> {
+    let h = headers
         .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        if let Some(b64) = h.strip_prefix("Basic ") {
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .ok()?;
-            let s = String::from_utf8(raw).ok()?;
-            return Some(s.split(':').next().unwrap_or("").to_owned());
-        }
-        if let Some(t) = h.strip_prefix("Bearer ") {
-            return Some(t.trim().to_owned());
-        }
+        .and_then(|v| v.to_str().ok())?;
+    if let Some(b64) = h.strip_prefix("Basic ") {
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .ok()
+            .and_then(|raw| String::from_utf8(raw).ok())
+            .map(|s| s.split(':').next().unwrap_or("").to_owned());
+        return Some(key);
     }
-    body.get("writeKey")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
+    h.strip_prefix("Bearer ").map(|t| Some(t.trim().to_owned()))
+}
+
+/// The top level of an events body, read without building the messages (the processor
+/// parses them later, from the stored body): `None` unless it is a JSON object.
+#[derive(Default)]
+struct Top {
+    write_key: Option<String>,
+    has_type: bool,
+}
+
+impl<'de> Deserialize<'de> for Top {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Top;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Top, A::Error> {
+                let mut top = Top::default();
+                while let Some(k) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match &*k {
+                        "writeKey" => {
+                            top.write_key = m
+                                .next_value::<serde_json::Value>()?
+                                .as_str()
+                                .map(str::to_owned)
+                        }
+                        "type" => {
+                            top.has_type = true;
+                            m.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                        _ => {
+                            m.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(top)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -210,11 +246,11 @@ async fn events(st: AppState, kind: &str, req: Request) -> AppResult<Json<Segmen
             )
         })?;
     // Authenticate first: a caller without a valid write key learns nothing about its body.
-    let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
-    let key = write_key(
-        &headers,
-        parsed.as_ref().unwrap_or(&serde_json::Value::Null),
-    )
+    let top: Option<Top> = serde_json::from_slice(&body).ok();
+    let key = match header_write_key(&headers) {
+        Some(k) => k,
+        None => top.as_ref().and_then(|t| t.write_key.clone()),
+    }
     .ok_or_else(|| {
         AppError::new(
             ErrorCode::Unauthenticated,
@@ -226,11 +262,12 @@ async fn events(st: AppState, kind: &str, req: Request) -> AppResult<Json<Segmen
         .source_by_write_key(&crate::auth::token_hash(&key))
         .await?
         .ok_or_else(|| AppError::new(ErrorCode::Unauthenticated, "unknown write key"))?;
-    let mut json = parsed
-        .filter(|v| v.is_object())
-        .ok_or_else(|| AppError::new(ErrorCode::InvalidJson, "the body must be a JSON object"))?;
+    let top =
+        top.ok_or_else(|| AppError::new(ErrorCode::InvalidJson, "the body must be a JSON object"))?;
     // Single calls carry their type in the path.
-    let body = if kind != "batch" && json.get("type").is_none() {
+    let body = if kind != "batch" && !top.has_type {
+        let mut json: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|_| AppError::new(ErrorCode::InvalidJson, "the body must be a JSON object"))?;
         json["type"] = serde_json::Value::String(kind.to_owned());
         serde_json::to_vec(&json).unwrap_or(body)
     } else {

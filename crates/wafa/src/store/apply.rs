@@ -859,48 +859,102 @@ async fn apply_track(
     Ok(())
 }
 
-/// The bulk path for the bulk of event traffic: track/page calls of users already known,
-/// carrying no profile changes and no commerce. Their customers are looked up in one query
-/// and the events and timeline rows written with multi-row statements (duplicates by
-/// `messageId` skipped by the unique index). Returns, per op, whether it was handled here;
-/// the rest go through [`apply`] one by one, in order, after these — they cannot depend on
-/// each other, since none of these changes a profile.
+/// A track/page/screen call that changes no profile and has no commerce meaning: the bulk of
+/// event traffic. Returns the message and its user id.
+fn plain(op: &IngestOp) -> Option<(&TrackOp, &str)> {
+    let IngestOp::Track(t) = op else { return None };
+    let simple = (t.kind == "track" || t.kind == "page" || t.kind == "screen")
+        && t.commerce.is_none()
+        && t.previous_id.is_none()
+        && t.group.is_none()
+        && t.customer
+            .identities
+            .iter()
+            .all(|i| i.kind == crate::validate::IdentityKind::External)
+        && t.customer.first_name.is_none()
+        && t.customer.last_name.is_none()
+        && t.customer.attributes.is_empty();
+    if simple {
+        t.user_id.as_deref().map(|u| (&**t, u))
+    } else {
+        None
+    }
+}
+
+/// Whether the first-seen user of a plain message can be created in bulk: exactly what
+/// `upsert_customer_mode` would create for it (one external identity, the message's own user
+/// id; no company to check).
+fn creatable(t: &TrackOp, source_id: i64) -> bool {
+    matches!(t.customer.identities.as_slice(), [i]
+        if i.kind == crate::validate::IdentityKind::External
+            && i.source_id == source_id
+            && Some(i.value.as_str()) == t.user_id.as_deref())
+        && t.customer.company_id.is_none()
+}
+
+/// The bulk path for the bulk of event traffic: plain track/page calls ([`plain`]). Their
+/// message ids are checked and their users looked up in one query each; users seen for the
+/// first time are created as `upsert_customer_mode` would create them (customer row,
+/// identity, tags, "customer created" entry) with multi-row statements; then the events and
+/// timeline rows are written with multi-row statements and earlier anonymous events of their
+/// visitors linked, as [`apply_track`] does one by one.
+///
+/// Returns, per op, whether it was handled here; the rest go through [`apply`] one by one, in
+/// order, after these. That is the same as applying everything in order because a message is
+/// only taken here when no *earlier* message of the batch that is not taken here shares its
+/// user id, anonymous id or message id: the two touch disjoint customers, visitors and events,
+/// so moving the plain one first changes nothing (later messages run after it either way).
 async fn plain_tracks_in_bulk(
     conn: &mut AnyConnection,
     backend: super::Backend,
     ws: i64,
     source_id: i64,
+    actor: &str,
     ops: &[IngestOp],
 ) -> Result<Vec<bool>, ApplyError> {
-    fn plain(op: &IngestOp) -> Option<(&TrackOp, &str)> {
-        let IngestOp::Track(t) = op else { return None };
-        let simple = (t.kind == "track" || t.kind == "page" || t.kind == "screen")
-            && t.commerce.is_none()
-            && t.previous_id.is_none()
-            && t.group.is_none()
-            && t.customer
+    use std::collections::{HashMap, HashSet};
+    let mut done = vec![false; ops.len()];
+    if !ops.iter().any(|o| plain(o).is_some()) {
+        return Ok(done);
+    }
+    // Which plain messages may move first: nothing earlier and not plain mentions their keys.
+    // Any operation other than a Segment message makes the whole batch go one by one.
+    if ops.iter().any(|o| !matches!(o, IngestOp::Track(_))) {
+        return Ok(done);
+    }
+    fn keys(t: &TrackOp) -> Vec<String> {
+        let mut k = vec![format!("m:{}", t.message_id)];
+        k.extend(t.user_id.iter().map(|u| format!("u:{u}")));
+        k.extend(t.anonymous_id.iter().map(|a| format!("a:{a}")));
+        k.extend(t.previous_id.iter().map(|p| format!("u:{p}")));
+        k.extend(
+            t.customer
                 .identities
                 .iter()
-                .all(|i| i.kind == crate::validate::IdentityKind::External)
-            && t.customer.first_name.is_none()
-            && t.customer.last_name.is_none()
-            && t.customer.attributes.is_empty();
-        if simple {
-            t.user_id.as_deref().map(|u| (&**t, u))
-        } else {
-            None
+                .filter(|i| i.kind == crate::validate::IdentityKind::External)
+                .map(|i| format!("u:{}", i.value)),
+        );
+        k
+    }
+    let mut blocked: HashSet<String> = HashSet::new();
+    let mut candidates: Vec<(usize, &TrackOp, &str)> = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let IngestOp::Track(t) = op else { continue };
+        match plain(op) {
+            Some((t, u)) if keys(t).iter().all(|k| !blocked.contains(k)) => {
+                candidates.push((i, t, u))
+            }
+            _ => blocked.extend(keys(t)),
         }
     }
-    let users: Vec<String> = {
-        let mut u: Vec<String> = ops
-            .iter()
-            .filter_map(|o| plain(o).map(|(_, u)| u.to_owned()))
-            .collect();
-        u.sort();
-        u.dedup();
-        u
-    };
-    let mut known: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    if candidates.is_empty() {
+        return Ok(done);
+    }
+    // Their users: known ones in one query.
+    let mut users: Vec<&str> = candidates.iter().map(|(_, _, u)| *u).collect();
+    users.sort_unstable();
+    users.dedup();
+    let mut known: HashMap<String, i64> = HashMap::new();
     for chunk in users.chunks(250) {
         let mut q = super::sql::Sql::for_backend(
             "SELECT value, customer_id FROM identities WHERE workspace_id = ",
@@ -910,19 +964,169 @@ async fn plain_tracks_in_bulk(
             .push(" AND kind = 'external' AND verified = 1 AND source_id = ")
             .int(source_id)
             .push(" AND value IN ")
-            .list(chunk.iter().cloned());
+            .list(chunk.iter().map(|s| Val::S((*s).to_owned())));
         for r in q.query().fetch_all(&mut *conn).await? {
             known.insert(r.get("value"), r.get("customer_id"));
         }
     }
+    for (i, _, _) in &candidates {
+        done[*i] = true;
+    }
+    // Messages stored before (a retried batch) have no effects again. When every user is
+    // known, the insert below tells which messages are new; a first-seen user must only be
+    // created for a message that is new, so then they are checked first.
+    let fresh = if users.iter().all(|u| known.contains_key(*u)) {
+        candidates
+    } else {
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut ids: Vec<&str> = candidates
+            .iter()
+            .map(|(_, t, _)| t.message_id.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(250) {
+            let mut q = super::sql::Sql::for_backend(
+                "SELECT message_id FROM track_events WHERE workspace_id = ",
+                backend,
+            );
+            q.int(ws)
+                .push(" AND message_id IN ")
+                .list(chunk.iter().map(|s| Val::S((*s).to_owned())));
+            for r in q.query().fetch_all(&mut *conn).await? {
+                seen.insert(r.get("message_id"));
+            }
+        }
+        candidates
+            .into_iter()
+            .filter(|(_, t, _)| seen.insert(t.message_id.clone()))
+            .collect::<Vec<_>>()
+    };
+    // First-seen users, in order of first appearance, created from their first message.
+    let mut new_users: Vec<&TrackOp> = Vec::new();
+    let mut slow_users: HashSet<&str> = HashSet::new();
+    let mut new_seen: HashSet<&str> = HashSet::new();
+    for (_, t, u) in &fresh {
+        if known.contains_key(*u) || slow_users.contains(u) || new_seen.contains(u) {
+            continue;
+        }
+        if creatable(t, source_id) {
+            new_seen.insert(u);
+            new_users.push(t);
+        } else {
+            slow_users.insert(u);
+        }
+    }
+    if !slow_users.is_empty() {
+        // A first-seen user this path cannot create as the one-by-one path would (never the
+        // case for Segment messages, which carry only their user id): nothing is written
+        // yet, so the whole batch goes one by one.
+        return Ok(vec![false; ops.len()]);
+    }
     let now = now_ms();
-    let mut done = vec![false; ops.len()];
-    let mut rows = Vec::new();
-    let mut batch: Vec<(&TrackOp, i64)> = Vec::new();
-    for (i, op) in ops.iter().enumerate() {
-        let Some((t, uid)) = plain(op) else { continue };
-        let Some(&cid) = known.get(uid) else { continue };
-        done[i] = true;
+    let ids = super::bulk::reserve_ids(conn, backend, "customers", new_users.len()).await?;
+    let (mut c_rows, mut i_rows, mut g_rows, mut tl_rows) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (t, &id) in new_users.iter().zip(&ids) {
+        let v = &t.customer;
+        let created = v.created_at.unwrap_or(now);
+        c_rows.push(vec![
+            Val::I(id),
+            Val::I(ws),
+            Val::NS(None),
+            Val::NS(None),
+            v.language.clone().into(),
+            v.birthday.clone().into(),
+            v.gender.clone().into(),
+            v.city.clone().into(),
+            v.country.clone().into(),
+            Val::NI(None),
+            Val::S(serde_json::to_string(&v.tags).unwrap_or_else(|_| "[]".into())),
+            Val::S(Value::Object(v.attributes.clone()).to_string()),
+            Val::S(serde_json::to_string(&v.consents).unwrap_or_else(|_| "[]".into())),
+            Val::I(created),
+            Val::I(now),
+        ]);
+        for x in &v.identities {
+            i_rows.push(vec![
+                Val::I(ws),
+                Val::I(id),
+                x.kind.as_str().into(),
+                Val::S(x.value.clone()),
+                Val::I(x.source_id),
+                Val::I(x.verified as i64),
+                Val::I(now),
+            ]);
+        }
+        for g in &v.tags {
+            g_rows.push(vec![Val::I(ws), Val::S(g.clone()), Val::I(id)]);
+        }
+        tl_rows.push(vec![
+            Val::I(ws),
+            Val::I(id),
+            Val::I(created),
+            "customer_created".into(),
+            Val::I(id),
+            "Customer created".into(),
+            Val::S(json!({"by": actor}).to_string()),
+        ]);
+        known.insert(t.user_id.clone().unwrap_or_default(), id);
+    }
+    super::sql::insert_rows(
+        conn,
+        backend,
+        "customers",
+        &[
+            "id",
+            "workspace_id",
+            "first_name",
+            "last_name",
+            "language",
+            "birthday",
+            "gender",
+            "city",
+            "country",
+            "company_id",
+            "tags",
+            "attributes",
+            "consents",
+            "created_at",
+            "updated_at",
+        ],
+        c_rows,
+    )
+    .await?;
+    super::sql::insert_rows(
+        conn,
+        backend,
+        "identities",
+        &[
+            "workspace_id",
+            "customer_id",
+            "kind",
+            "value",
+            "source_id",
+            "verified",
+            "created_at",
+        ],
+        i_rows,
+    )
+    .await?;
+    super::sql::insert_rows(
+        conn,
+        backend,
+        "customer_tags",
+        &["workspace_id", "tag", "customer_id"],
+        g_rows,
+    )
+    .await?;
+    // The events, with their customers.
+    let mut rows = Vec::with_capacity(fresh.len());
+    // (message, customer, properties as JSON text)
+    let mut batch: Vec<(&TrackOp, i64, String)> = Vec::with_capacity(fresh.len());
+    for (_, t, u) in &fresh {
+        let cid = known[*u];
+        let props = serde_json::to_string(&t.properties).unwrap_or_else(|_| "{}".into());
         rows.push(vec![
             Val::I(ws),
             Val::I(source_id),
@@ -931,51 +1135,84 @@ async fn plain_tracks_in_bulk(
             Val::NS(t.name.clone()),
             Val::NS(t.user_id.clone()),
             Val::NS(t.anonymous_id.clone()),
-            Val::S(Value::Object(t.properties.clone()).to_string()),
+            Val::S(props.clone()),
             Val::I(t.at),
             Val::I(now),
             Val::I(cid),
         ]);
-        batch.push((t, cid));
+        batch.push((t, cid, props));
     }
-    if rows.is_empty() {
-        return Ok(done);
-    }
-    // Insert, learning which message ids are new (a repeated id is a retry: no effects).
-    let mut fresh: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    let mut event_ids: HashMap<String, i64> = HashMap::new();
     let cols = "workspace_id, source_id, message_id, type, name, user_id, anonymous_id, properties, occurred_at, received_at, customer_id";
-    for chunk in rows.chunks(250) {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
         let mut q = super::sql::Sql::for_backend(
             &format!("INSERT INTO track_events ({cols}) VALUES "),
             backend,
         );
-        for (k, row) in chunk.iter().enumerate() {
+        for (k, row) in rows.by_ref().take(250).enumerate() {
             if k > 0 {
                 q.push(", ");
             }
-            q.list(row.iter().cloned());
+            q.list(row);
         }
         q.push(" ON CONFLICT (workspace_id, message_id) DO NOTHING RETURNING id, message_id");
         for r in q.query().fetch_all(&mut *conn).await? {
-            fresh.insert(r.get("message_id"), r.get("id"));
+            event_ids.insert(r.get("message_id"), r.get("id"));
         }
     }
-    let timeline: Vec<Vec<Val>> = batch
+    // The messages inserted now, in order (a messageId repeated in the batch counts once).
+    let inserted: Vec<(&TrackOp, i64, i64, &str)> = batch
         .iter()
-        .filter(|(t, _)| t.kind == "track")
-        .filter_map(|(t, cid)| {
-            let id = *fresh.get(&t.message_id)?;
-            Some(vec![
-                Val::I(ws),
-                Val::I(*cid),
-                Val::I(t.at),
-                "event".into(),
-                Val::I(id),
-                Val::S(t.name.clone().unwrap_or_default()),
-                Val::S(json!({"type": t.kind, "properties": t.properties}).to_string()),
-            ])
+        .filter_map(|(t, cid, props)| {
+            Some((*t, *cid, event_ids.remove(&t.message_id)?, props.as_str()))
         })
         .collect();
+    // Earlier anonymous events of these visitors now belong to their customers (the first
+    // message naming a visitor decides, as it would one by one).
+    let mut visitors: Vec<(&str, i64)> = Vec::new();
+    for (t, cid, _, _) in &inserted {
+        if let Some(a) = t.anonymous_id.as_deref() {
+            if !visitors.iter().any(|(v, _)| *v == a) {
+                visitors.push((a, *cid));
+            }
+        }
+    }
+    for chunk in visitors.chunks(250) {
+        let mut q = super::sql::Sql::for_backend(
+            "SELECT DISTINCT anonymous_id FROM track_events WHERE workspace_id = ",
+            backend,
+        );
+        q.int(ws)
+            .push(" AND customer_id IS NULL AND anonymous_id IN ")
+            .list(chunk.iter().map(|(a, _)| Val::S((*a).to_owned())));
+        let unlinked: HashSet<String> = q
+            .query()
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.get("anonymous_id"))
+            .collect();
+        for (a, cid) in chunk.iter().filter(|(a, _)| unlinked.contains(*a)) {
+            sqlx::query("UPDATE track_events SET customer_id = $3 WHERE workspace_id = $1 AND anonymous_id = $2 AND customer_id IS NULL")
+                .bind(ws)
+                .bind(*a)
+                .bind(*cid)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    for (t, cid, id, props) in inserted.iter().filter(|(t, _, _, _)| t.kind == "track") {
+        tl_rows.push(vec![
+            Val::I(ws),
+            Val::I(*cid),
+            Val::I(t.at),
+            "event".into(),
+            Val::I(*id),
+            Val::S(t.name.clone().unwrap_or_default()),
+            Val::S(event_data(&t.kind, props)),
+        ]);
+    }
     super::sql::insert_rows(
         conn,
         backend,
@@ -989,14 +1226,51 @@ async fn plain_tracks_in_bulk(
             "summary",
             "data",
         ],
-        timeline,
+        tl_rows,
     )
     .await?;
     Ok(done)
 }
 
+/// An event's timeline data, `json!({"type": kind, "properties": …}).to_string()` as the
+/// one-by-one path writes it (keys sorted), from the properties' JSON text already made for
+/// the event row (no second copy and serialisation of the properties).
+fn event_data(kind: &str, properties_json: &str) -> String {
+    let kind = serde_json::to_string(kind).unwrap_or_default();
+    format!("{{\"properties\":{properties_json},\"type\":{kind}}}")
+}
+
+/// Deliveries applied in one processor transaction at most.
+const MAX_PER_TRANSACTION: usize = 8;
+/// A processor transaction takes no new delivery after this long.
+const TRANSACTION_BUDGET: std::time::Duration = std::time::Duration::from_millis(4);
+
+/// The processor's hold on the writer: a few deliveries applied one after another in one
+/// transaction, each in its own savepoint together with its "processed" (or failed, or retry)
+/// mark, so each delivery still commits or vanishes whole, and a crash loses or repeats
+/// nothing. One transaction per delivery would pay a commit (and, on SQLite, a WAL write of
+/// every page it touched) each; a few per transaction share them. The transaction is short:
+/// [`Processing::should_commit`] says to commit once a few deliveries are in, once it has
+/// held the writer a few milliseconds, or as soon as acknowledgements wait for the writer.
+pub struct Processing<'s> {
+    store: &'s Store,
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    started: std::time::Instant,
+    applied: usize,
+}
+
 impl Store {
-    /// Apply a delivery's operations and mark it processed, atomically.
+    /// Start a processor transaction (waits for the writer).
+    pub async fn begin_processing(&self) -> Result<Processing<'_>, AppError> {
+        Ok(Processing {
+            store: self,
+            tx: self.write.begin().await?,
+            started: std::time::Instant::now(),
+            applied: 0,
+        })
+    }
+
+    /// Apply one delivery's operations and mark it processed, atomically.
     pub async fn apply_delivery(
         &self,
         delivery_id: i64,
@@ -1004,21 +1278,94 @@ impl Store {
         source_id: i64,
         ops: &[IngestOp],
     ) -> Result<(), ApplyError> {
+        let mut p = self.begin_processing().await?;
+        p.apply(delivery_id, workspace_id, source_id, ops).await?;
+        p.commit().await?;
+        Ok(())
+    }
+}
+
+impl Processing<'_> {
+    /// Apply a delivery's operations and mark it processed, in a savepoint: on an error
+    /// nothing of this delivery remains (the caller then records the failure or the retry).
+    pub async fn apply(
+        &mut self,
+        delivery_id: i64,
+        workspace_id: i64,
+        source_id: i64,
+        ops: &[IngestOp],
+    ) -> Result<(), ApplyError> {
+        use sqlx::Acquire;
         let actor = format!("source:{source_id}");
-        let mut tx = self.write.begin().await.map_err(ApplyError::from)?;
+        let backend = self.store.backend;
+        let mut sp = (&mut self.tx).begin().await?;
         let done =
-            plain_tracks_in_bulk(&mut tx, self.backend, workspace_id, source_id, ops).await?;
+            plain_tracks_in_bulk(&mut sp, backend, workspace_id, source_id, &actor, ops).await?;
         for (op, done) in ops.iter().zip(done) {
             if !done {
-                apply(&mut tx, workspace_id, source_id, &actor, op).await?;
+                apply(&mut sp, workspace_id, source_id, &actor, op).await?;
             }
         }
         sqlx::query("UPDATE deliveries SET status = 'processed', processed_at = $2, attempts = attempts + 1, error_code = NULL, error = NULL WHERE id = $1")
             .bind(delivery_id)
             .bind(now_ms())
-            .execute(&mut *tx)
+            .execute(&mut *sp)
             .await?;
-        tx.commit().await?;
+        sp.commit().await?;
+        self.applied += 1;
         Ok(())
+    }
+
+    /// Dead-letter a delivery with its reason.
+    pub async fn fail(&mut self, id: i64, code: &str, reason: &str) -> Result<(), AppError> {
+        super::deliveries::fail_delivery(&mut self.tx, id, code, reason).await?;
+        self.applied += 1;
+        Ok(())
+    }
+
+    /// Try a delivery again later.
+    pub async fn retry(
+        &mut self,
+        id: i64,
+        code: &str,
+        reason: &str,
+        delay_ms: i64,
+    ) -> Result<(), AppError> {
+        super::deliveries::retry_delivery(&mut self.tx, id, code, reason, delay_ms).await?;
+        self.applied += 1;
+        Ok(())
+    }
+
+    /// Whether to commit now rather than take another delivery: enough are in, the writer
+    /// has been held long enough, or acknowledgements are waiting for it.
+    pub fn should_commit(&self) -> bool {
+        self.applied >= MAX_PER_TRANSACTION
+            || self.started.elapsed() >= TRANSACTION_BUDGET
+            || self.store.acks.waiting()
+    }
+
+    pub async fn commit(self) -> Result<(), AppError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bulk_event_data_is_what_the_one_by_one_path_writes() {
+        let props: Map<String, Value> = serde_json::from_str(
+            r#"{"zeta": 1, "alpha": {"b": [1, "x\"y", null]}, "price": 49.5, "ar": "عود"}"#,
+        )
+        .unwrap();
+        let text = serde_json::to_string(&props).unwrap();
+        for kind in ["track", "pa\"ge"] {
+            assert_eq!(
+                event_data(kind, &text),
+                json!({"type": kind, "properties": props}).to_string()
+            );
+        }
     }
 }

@@ -135,7 +135,7 @@ fn resolve(v: &ValidCustomer, holders: &Holders) -> Resolution {
 /// `n` fresh ids for `table`. SQLite: the writer connection is the only writer, so the next
 /// ids after the current maximum are ours (AUTOINCREMENT follows explicit ids). PostgreSQL:
 /// drawn from the table's sequence.
-async fn reserve_ids(
+pub(crate) async fn reserve_ids(
     conn: &mut AnyConnection,
     backend: Backend,
     table: &str,

@@ -88,6 +88,181 @@ pub struct SourceStats {
     pub rejected_oversize: i64,
 }
 
+/// A delivery to insert, owned, so it can wait for the writer task.
+struct DeliveryRow {
+    workspace_id: i64,
+    source_id: i64,
+    platform: String,
+    topic: String,
+    delivery_key: String,
+    content_key: Option<String>,
+    headers: String,
+    body: Vec<u8>,
+    received_at: i64,
+}
+
+struct AckJob {
+    row: DeliveryRow,
+    reply: tokio::sync::oneshot::Sender<AppResult<Stored>>,
+}
+
+/// Group commit for acknowledgements.
+///
+/// Why: on SQLite there is one writer connection, shared with the processor. If every
+/// request queued for it separately, a burst of acknowledgements would each wait for the
+/// writer in turn (and each pay a commit). Instead one task owns the acknowledgement side:
+/// it takes every delivery that is waiting, inserts them all in one transaction, commits,
+/// and only then answers each request — so a request is still acknowledged only once its own
+/// row is durable, and N concurrent requests cost one turn at the writer and one commit.
+/// There is no batching window: the batch is whatever arrived while the previous one was
+/// being written (or while the processor held the writer), so an idle server adds no delay.
+/// The processor keeps its transactions short and commits as soon as [`AckQueue::waiting`]
+/// says acknowledgements wait (see `Processing`), and the writer pool is first come, first
+/// served, so an acknowledgement waits at most for one short processor transaction.
+#[derive(Clone, Default)]
+pub(crate) struct AckQueue(std::sync::Arc<AckQueueInner>);
+
+#[derive(Default)]
+struct AckQueueInner {
+    sender: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<AckJob>>,
+    /// Deliveries handed to the writer task and not yet answered.
+    /// (Shared with the writer task, which must not hold the sender: the queue closes, and
+    /// the task ends, when the last `Store` handle is dropped.)
+    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Deliveries per acknowledgement transaction at most.
+const ACK_BATCH: usize = 256;
+
+impl AckQueue {
+    /// The queue, starting its writer task on first use (`None` outside a Tokio runtime).
+    fn sender(&self, write: &sqlx::AnyPool) -> Option<&tokio::sync::mpsc::UnboundedSender<AckJob>> {
+        if let Some(s) = self.0.sender.get() {
+            return Some(s);
+        }
+        let rt = tokio::runtime::Handle::try_current().ok()?;
+        Some(self.0.sender.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            rt.spawn(ack_writer(write.clone(), rx, self.0.waiting.clone()));
+            tx
+        }))
+    }
+
+    /// Whether acknowledgements are waiting for the writer (the processor then yields it).
+    pub(crate) fn waiting(&self) -> bool {
+        self.0.waiting.load(std::sync::atomic::Ordering::Relaxed) > 0
+    }
+}
+
+async fn ack_writer(
+    write: sqlx::AnyPool,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<AckJob>,
+    waiting: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let mut jobs: Vec<AckJob> = Vec::with_capacity(ACK_BATCH);
+    while rx.recv_many(&mut jobs, ACK_BATCH).await > 0 {
+        let n = jobs.len();
+        match insert_all(&write, &jobs).await {
+            Ok(results) => {
+                for (job, r) in jobs.drain(..).zip(results) {
+                    let _ = job.reply.send(Ok(r));
+                }
+            }
+            // One transaction per delivery, so one bad row fails only its own request.
+            Err(_) => {
+                for job in jobs.drain(..) {
+                    let r = async {
+                        let mut tx = write.begin().await?;
+                        let r = insert_delivery(&mut tx, &job.row).await?;
+                        tx.commit().await?;
+                        Ok(r)
+                    }
+                    .await;
+                    let _ = job.reply.send(r);
+                }
+            }
+        }
+        waiting.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+async fn insert_all(write: &sqlx::AnyPool, jobs: &[AckJob]) -> AppResult<Vec<Stored>> {
+    if let [job] = jobs {
+        // Alone: the insert commits by itself (one round trip to the writer, not three).
+        let mut conn = write.acquire().await?;
+        return Ok(vec![insert_delivery(&mut conn, &job.row).await?]);
+    }
+    let mut tx = write.begin().await?;
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        out.push(insert_delivery(&mut tx, &job.row).await?);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+pub(crate) async fn fail_delivery(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    code: &str,
+    reason: &str,
+) -> AppResult<()> {
+    sqlx::query("UPDATE deliveries SET status = 'failed', error_code = $2, error = $3, attempts = attempts + 1, processed_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(code)
+        .bind(reason)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn retry_delivery(
+    conn: &mut sqlx::AnyConnection,
+    id: i64,
+    code: &str,
+    reason: &str,
+    delay_ms: i64,
+) -> AppResult<()> {
+    sqlx::query("UPDATE deliveries SET error_code = $2, error = $3, attempts = attempts + 1, next_attempt_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(code)
+        .bind(reason)
+        .bind(now_ms() + delay_ms)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Insert one delivery (a repeated delivery id is counted as a duplicate).
+async fn insert_delivery(conn: &mut sqlx::AnyConnection, d: &DeliveryRow) -> AppResult<Stored> {
+    let r = sqlx::query(
+        "INSERT INTO deliveries (workspace_id, source_id, platform, topic, delivery_key, content_key, headers, body, received_at, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending') ON CONFLICT (source_id, delivery_key) DO NOTHING RETURNING id",
+    )
+    .bind(d.workspace_id)
+    .bind(d.source_id)
+    .bind(d.platform.as_str())
+    .bind(d.topic.as_str())
+    .bind(d.delivery_key.as_str())
+    .bind(d.content_key.as_deref())
+    .bind(d.headers.as_str())
+    .bind(d.body.as_slice())
+    .bind(d.received_at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match r {
+        Some(r) => Ok(Stored::New(r.get("id"))),
+        None => {
+            sqlx::query("INSERT INTO source_counters (source_id, counter, value) VALUES ($1, 'duplicate', 1) ON CONFLICT (source_id, counter) DO UPDATE SET value = source_counters.value + 1")
+                .bind(d.source_id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(Stored::Duplicate)
+        }
+    }
+}
+
 fn ingest_source(r: &sqlx::any::AnyRow) -> IngestSource {
     IngestSource {
         id: r.get("id"),
@@ -165,6 +340,9 @@ impl Store {
     }
 
     /// Store a delivery durably; a repeat of a stored delivery id is a duplicate.
+    ///
+    /// Returns once the row is committed: the caller may acknowledge then. The insert is
+    /// group-committed with whatever other deliveries arrive meanwhile (see [`AckQueue`]).
     pub async fn store_delivery(&self, d: NewDelivery<'_>) -> AppResult<Stored> {
         // The same content under a new delivery id (WooCommerce retries get fresh ids).
         if let Some(ck) = d.content_key {
@@ -180,29 +358,40 @@ impl Store {
                 return Ok(Stored::Duplicate);
             }
         }
-        let headers = serde_json::to_string(d.headers).unwrap_or_else(|_| "[]".into());
-        let r = sqlx::query(
-            "INSERT INTO deliveries (workspace_id, source_id, platform, topic, delivery_key, content_key, headers, body, received_at, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending') ON CONFLICT (source_id, delivery_key) DO NOTHING RETURNING id",
-        )
-        .bind(d.source.workspace_id)
-        .bind(d.source.id)
-        .bind(&d.source.platform)
-        .bind(d.topic)
-        .bind(d.delivery_key)
-        .bind(d.content_key)
-        .bind(headers)
-        .bind(d.body.to_vec())
-        .bind(now_ms())
-        .fetch_optional(&self.write)
-        .await?;
-        match r {
-            Some(r) => Ok(Stored::New(r.get("id"))),
-            None => {
-                self.bump_counter(d.source.id, "duplicate").await?;
-                Ok(Stored::Duplicate)
-            }
+        let row = DeliveryRow {
+            workspace_id: d.source.workspace_id,
+            source_id: d.source.id,
+            platform: d.source.platform.clone(),
+            topic: d.topic.to_owned(),
+            delivery_key: d.delivery_key.to_owned(),
+            content_key: d.content_key.map(str::to_owned),
+            headers: serde_json::to_string(d.headers).unwrap_or_else(|_| "[]".into()),
+            body: d.body.to_vec(),
+            received_at: now_ms(),
+        };
+        let Some(queue) = self.acks.sender(&self.write) else {
+            // No runtime to run the writer task on: insert directly.
+            let mut tx = self.write.begin().await?;
+            let r = insert_delivery(&mut tx, &row).await?;
+            tx.commit().await?;
+            return Ok(r);
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        // If the writer task is gone (its runtime ended), the request is refused unacknowledged
+        // and the sender retries; a retry of a delivery that did commit is a duplicate.
+        let stopped = || AppError::new(ErrorCode::Unavailable, "the delivery writer stopped");
+        self.acks
+            .0
+            .waiting
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if queue.send(AckJob { row, reply }).is_err() {
+            self.acks
+                .0
+                .waiting
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(stopped());
         }
+        answer.await.map_err(|_| stopped())?
     }
 
     /// Pending deliveries due now, oldest first.
@@ -229,14 +418,8 @@ impl Store {
 
     /// Dead-letter a delivery with its reason.
     pub async fn fail_delivery(&self, id: i64, code: &str, reason: &str) -> AppResult<()> {
-        sqlx::query("UPDATE deliveries SET status = 'failed', error_code = $2, error = $3, attempts = attempts + 1, processed_at = $4 WHERE id = $1")
-            .bind(id)
-            .bind(code)
-            .bind(reason)
-            .bind(now_ms())
-            .execute(&self.write)
-            .await?;
-        Ok(())
+        let mut conn = self.write.acquire().await?;
+        fail_delivery(&mut conn, id, code, reason).await
     }
 
     /// Try again later (e.g. a status update that arrived before its order).
@@ -247,14 +430,8 @@ impl Store {
         reason: &str,
         delay_ms: i64,
     ) -> AppResult<()> {
-        sqlx::query("UPDATE deliveries SET error_code = $2, error = $3, attempts = attempts + 1, next_attempt_at = $4 WHERE id = $1")
-            .bind(id)
-            .bind(code)
-            .bind(reason)
-            .bind(now_ms() + delay_ms)
-            .execute(&self.write)
-            .await?;
-        Ok(())
+        let mut conn = self.write.acquire().await?;
+        retry_delivery(&mut conn, id, code, reason, delay_ms).await
     }
 
     /// Put a failed delivery back in the queue.
