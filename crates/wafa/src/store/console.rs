@@ -210,13 +210,20 @@ impl Store {
 
     /// Live (not merged) customer profiles, and how many were created before `at`.
     pub async fn customer_totals(&self, workspace_id: i64) -> AppResult<i64> {
-        Ok(sqlx::query(
-            "SELECT COUNT(*) AS n FROM customers WHERE workspace_id = $1 AND merged_into IS NULL",
+        // All profiles (an index-only count) minus the merged ones (a small partial index).
+        let all: i64 = sqlx::query("SELECT COUNT(*) AS n FROM customers WHERE workspace_id = $1")
+            .bind(workspace_id)
+            .fetch_one(&self.read)
+            .await?
+            .get("n");
+        let merged: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM customers WHERE workspace_id = $1 AND merged_into IS NOT NULL",
         )
         .bind(workspace_id)
         .fetch_one(&self.read)
         .await?
-        .get("n"))
+        .get("n");
+        Ok(all - merged)
     }
 
     /// Currencies the workspace has fitted models for (a cheap proxy for "currencies its
@@ -272,7 +279,8 @@ impl Store {
         let needs_prediction =
             f.segment.is_some() || f.p_alive_ppm.is_some() || f.sort == CustomerSort::Clv;
         if needs_prediction {
-            q.push(" JOIN customer_predictions p ON p.customer_id = c.id");
+            q.push(" JOIN customer_predictions p ON p.customer_id = c.id AND p.workspace_id = ")
+                .int(workspace_id);
         }
         q.push(" WHERE c.workspace_id = ")
             .int(workspace_id)
@@ -298,10 +306,23 @@ impl Store {
             q.push(" AND p.rfm_segment = ").text(seg.clone());
         }
         if let Some((lo, hi)) = f.p_alive_ppm {
-            q.push(" AND p.p_alive_ppm >= ")
+            // Sorted by CLV, walk the CLV index and filter (a third of customers match a
+            // churn band); `+ 0` keeps the planner off the P(alive) index, which would
+            // collect the whole band and sort it (2 s at a million customers, measured).
+            let col = if f.sort == CustomerSort::Clv {
+                "p.p_alive_ppm + 0"
+            } else {
+                "p.p_alive_ppm"
+            };
+            q.push(&format!(" AND {col} >= "))
                 .int(lo)
-                .push(" AND p.p_alive_ppm < ")
+                .push(&format!(" AND {col} < "))
                 .int(hi);
+        }
+        if f.sort == CustomerSort::LastOrder {
+            // "Most recent order" lists customers who ordered, newest first, straight from
+            // the (workspace, last order) index.
+            q.push(" AND c.last_order_at IS NOT NULL");
         }
         if let Some(from) = f.last_order_from {
             q.push(" AND c.last_order_at >= ").int(from);
@@ -321,11 +342,10 @@ impl Store {
         q.push(match f.sort {
             CustomerSort::Newest => " ORDER BY c.id DESC",
             CustomerSort::Oldest => " ORDER BY c.id ASC",
-            CustomerSort::LastOrder => {
-                " ORDER BY CASE WHEN c.last_order_at IS NULL THEN 1 ELSE 0 END, c.last_order_at DESC, c.id DESC"
-            }
+            CustomerSort::LastOrder => " ORDER BY c.last_order_at DESC, c.id DESC",
             CustomerSort::Orders => " ORDER BY c.orders_count DESC, c.id DESC",
-            CustomerSort::Clv => " ORDER BY p.clv_minor DESC, c.id DESC",
+            // No tie-break column: it would stop the planner walking the CLV index.
+            CustomerSort::Clv => " ORDER BY p.clv_minor DESC",
             CustomerSort::Name => {
                 " ORDER BY CASE WHEN c.first_name IS NULL THEN 1 ELSE 0 END, c.first_name, c.last_name, c.id"
             }
@@ -348,7 +368,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let ids: Vec<i64> = customers.iter().map(|c| c.id).collect();
-        let mut q = Sql::new("SELECT customer_id, p_alive_ppm, rfm_segment, currency, clv_minor FROM customer_predictions WHERE workspace_id = ");
+        // `workspace_id + 0`: still checked, but not an index the planner could prefer to the
+        // per-customer keys (the workspace's covering indexes would scan a million rows).
+        let mut q = Sql::new("SELECT customer_id, p_alive_ppm, rfm_segment, currency, clv_minor FROM customer_predictions WHERE workspace_id + 0 = ");
         q.int(workspace_id).push(" AND customer_id IN ");
         q.list(ids.iter().copied());
         let mut preds: HashMap<i64, (i64, String, String, i64)> = HashMap::new();
@@ -363,7 +385,7 @@ impl Store {
                 ),
             );
         }
-        let mut q = Sql::new("SELECT customer_id, currency, status, payment_method, total_minor, refunded_minor FROM orders WHERE workspace_id = ");
+        let mut q = Sql::new("SELECT customer_id, currency, status, payment_method, total_minor, refunded_minor FROM orders WHERE workspace_id + 0 = ");
         q.int(workspace_id).push(" AND customer_id IN ");
         q.list(ids.iter().copied());
         let mut spent: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
@@ -403,22 +425,37 @@ impl Store {
         &self,
         workspace_id: i64,
     ) -> AppResult<(Vec<String>, Vec<String>)> {
-        let tags = sqlx::query(
-            "SELECT DISTINCT tag FROM customer_tags WHERE workspace_id = $1 ORDER BY tag LIMIT 200",
-        )
-        .bind(workspace_id)
-        .fetch_all(&self.read)
-        .await?;
+        // Distinct tags by seeking from one to the next in the primary key: `SELECT DISTINCT`
+        // would read every (tag, customer) pair — 0.8 s at a million tagged customers.
+        let mut tags: Vec<String> = Vec::new();
+        let mut conn = self.read.acquire().await?;
+        loop {
+            let r = match tags.last() {
+                None => sqlx::query("SELECT tag FROM customer_tags WHERE workspace_id = $1 ORDER BY tag LIMIT 1")
+                    .bind(workspace_id)
+                    .fetch_optional(&mut *conn)
+                    .await?,
+                Some(last) => sqlx::query("SELECT tag FROM customer_tags WHERE workspace_id = $1 AND tag > $2 ORDER BY tag LIMIT 1")
+                    .bind(workspace_id)
+                    .bind(last)
+                    .fetch_optional(&mut *conn)
+                    .await?,
+            };
+            match r {
+                Some(r) if tags.len() < 200 => tags.push(r.get("tag")),
+                _ => break,
+            }
+        }
+        drop(conn);
         let cities = sqlx::query(
-            "SELECT city FROM (SELECT DISTINCT city FROM customers WHERE workspace_id = $1 AND city IS NOT NULL LIMIT 5000) AS d ORDER BY city LIMIT 200",
+            // The cities of the newest 5,000 customers: DISTINCT over all of them reads
+            // every row (0.9 s at a million), and a filter list needs the common ones.
+            "SELECT DISTINCT city FROM (SELECT city FROM customers WHERE workspace_id = $1 AND city IS NOT NULL ORDER BY id DESC LIMIT 5000) AS d ORDER BY city LIMIT 200",
         )
         .bind(workspace_id)
         .fetch_all(&self.read)
         .await?;
-        Ok((
-            tags.iter().map(|r| r.get("tag")).collect(),
-            cities.iter().map(|r| r.get("city")).collect(),
-        ))
+        Ok((tags, cities.iter().map(|r| r.get("city")).collect()))
     }
 
     pub async fn user_account(&self, user_id: i64) -> AppResult<UserAccount> {

@@ -16,7 +16,9 @@ CREATE INDEX orders_ws_dashboard ON orders(workspace_id, currency, placed_at, st
 CREATE INDEX orders_ws_status ON orders(workspace_id, status, id);
 -- No index on customers' order counters: they change with every order, and keeping such
 -- an index in step made order imports 3x slower at a million customers (measured).
-CREATE INDEX customers_ws_merged ON customers(workspace_id, merged_into);
+-- Partial: only merged profiles (few). A full index on merged_into would lure the planner
+-- into using it for every "live customers" list and sorting a million rows.
+CREATE INDEX customers_ws_merged ON customers(workspace_id, merged_into) WHERE merged_into IS NOT NULL;
 CREATE INDEX customer_predictions_ws_clv ON customer_predictions(workspace_id, clv_minor);
 
 -- What the analytics screen draws (RFM grid, cohorts, CLV distribution, holdout tracking),
