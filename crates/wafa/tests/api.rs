@@ -2070,6 +2070,13 @@ both!(console_pages_forms_and_isolation, |app| {
     // Arabic-insensitive search: no hamza finds the hamza spelling.
     let found = s.get(&format!("/customers?q={}", urlencode("احمد"))).await;
     assert!(found.html.contains(&format!("/customers/{c1}\"")));
+    // The list shows each customer's order count and spend (net of the refunded order).
+    let vip = s.get("/customers?tag=vip").await;
+    assert!(
+        vip.html.contains(r#"class="num">٣</td>"#),
+        "3 orders in the list"
+    );
+    assert!(vip.html.contains("٣٠٠٫٠١"), "spent 150.00 + 150.01 SAR");
     // A bad filter value is explained, not a failure.
     let bad = s.get("/customers?min_spent=abc").await;
     assert_eq!(bad.status, StatusCode::OK);

@@ -107,6 +107,9 @@ pub struct ConsoleCustomer {
     pub customer: Customer,
     /// Net revenue per currency (minor units), by the domain's revenue rule.
     pub spent: Vec<(String, i64)>,
+    /// Orders placed (any status) and the latest one (UTC ms).
+    pub orders: i64,
+    pub last_order_at: Option<i64>,
     pub p_alive_ppm: Option<i64>,
     pub segment: Option<String>,
     pub clv: Option<(String, i64)>,
@@ -397,11 +400,16 @@ impl Store {
                 ),
             );
         }
-        let mut q = Sql::new("SELECT customer_id, currency, status, payment_method, total_minor, refunded_minor FROM orders WHERE workspace_id + 0 = ");
+        let mut q = Sql::new("SELECT customer_id, currency, status, payment_method, total_minor, refunded_minor, placed_at FROM orders WHERE workspace_id + 0 = ");
         q.int(workspace_id).push(" AND customer_id IN ");
         q.list(ids.iter().copied());
         let mut spent: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+        let mut counts: HashMap<i64, (i64, i64)> = HashMap::new();
         for r in q.query().fetch_all(&self.read).await? {
+            let placed: i64 = r.get("placed_at");
+            let e = counts.entry(r.get("customer_id")).or_insert((0, placed));
+            e.0 += 1;
+            e.1 = e.1.max(placed);
             let status: String = r.get("status");
             let method: String = r.get("payment_method");
             if !DashboardBuckets::is_revenue(&status, &method) {
@@ -421,8 +429,11 @@ impl Store {
                 let p = preds.remove(&c.id);
                 let mut s = spent.remove(&c.id).unwrap_or_default();
                 s.sort_by_key(|x| std::cmp::Reverse(x.1));
+                let (orders, last) = counts.get(&c.id).copied().unwrap_or((0, 0));
                 ConsoleCustomer {
                     spent: s,
+                    orders,
+                    last_order_at: (orders > 0).then_some(last),
                     p_alive_ppm: p.as_ref().map(|p| p.0),
                     segment: p.as_ref().map(|p| p.1.clone()),
                     clv: p.map(|p| (p.2, p.3)),

@@ -448,8 +448,8 @@ fn customer_row(c: &Console, r: &crate::store::ConsoleCustomer) -> Value {
         email => email,
         phone => phone,
         city => cu.city.clone(),
-        orders => cu.stats.as_ref().map(|s| s.orders_count),
-        last_order_at => cu.stats.as_ref().and_then(|s| s.last_order_at.clone()),
+        orders => r.orders,
+        last_order_at => r.last_order_at,
         spent => r.spent.first().map(|(cur, v)| i18n::money(*v, cur, c.lang)),
         segment => r.segment.clone(),
         p_alive => r.p_alive_ppm.map(|p| p as f64 / 1e6),
@@ -579,13 +579,9 @@ pub async fn customers_csv(
                 ident("email"),
                 ident("phone"),
                 cu.city.clone().unwrap_or_default(),
-                cu.stats
-                    .as_ref()
-                    .map(|s| s.orders_count.to_string())
-                    .unwrap_or_default(),
-                cu.stats
-                    .as_ref()
-                    .and_then(|s| s.last_order_at.clone())
+                r.orders.to_string(),
+                r.last_order_at
+                    .map(wafa_domain::time::format_ms)
                     .unwrap_or_default(),
                 r.spent
                     .first()
