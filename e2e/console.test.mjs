@@ -184,7 +184,9 @@ test('sign in, search by an Arabic name variant, 360 page, merge and undo, switc
 test('import a CSV with progress and a downloadable error report', { skip }, async () => {
   const page = await newPage('en');
   await signIn(page);
-  const header = readFileSync(join(here, '..', '..', 'shared', 'fixtures', 'shopify_customers_export.header.csv'), 'utf8').split(/\r?\n/)[0];
+  // The columns of Shopify's customer export that matter here (the importer reads the rest
+  // when present; the Rust tests use the full shared header).
+  const header = 'Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Phone,Accepts SMS Marketing,Tags';
   const cols = header.split(',').map((c) => c.replace(/^"|"$/g, '').trim());
   const row = (vals) => cols.map((c) => vals[c] ?? '').map((v) => (/[",]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',');
   const lines = [header,
