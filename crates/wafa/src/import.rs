@@ -9,7 +9,7 @@
 use crate::error::{AppError, AppResult};
 use crate::store::{CustomerImportRow, ImportRecord, OrderImportRow, RowOutcome, Store};
 use crate::validate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use wafa_domain::{ErrorCode, Region};
@@ -19,13 +19,47 @@ pub const BATCH: usize = 500;
 /// Errors kept on the import record (the CLI's report file has all of them).
 pub const STORED_ERRORS: usize = 1000;
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ImportRowError {
     pub line: u64,
     pub code: String,
     pub field: Option<String>,
     pub message: String,
     pub message_ar: String,
+}
+
+/// The per-row error report (CSV: line, code, field, message, message_ar), as the CLI writes
+/// next to the file and the console offers for download.
+pub fn write_error_report<W: std::io::Write>(
+    w: W,
+    errors: &[ImportRowError],
+) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(w);
+    w.write_record(["line", "code", "field", "message", "message_ar"])?;
+    for e in errors {
+        w.write_record([
+            e.line.to_string(),
+            e.code.clone(),
+            e.field.clone().unwrap_or_default(),
+            e.message.clone(),
+            e.message_ar.clone(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// The file kind a caller asked for: `customers`, `orders`, or detect from the header.
+pub fn expected_format(kind: Option<&str>) -> AppResult<Option<CsvFormat>> {
+    match kind.map(str::trim).filter(|k| !k.is_empty()) {
+        None => Ok(None),
+        Some("customers") => Ok(Some(CsvFormat::ShopifyCustomers)),
+        Some("orders") => Ok(Some(CsvFormat::GenericOrders)),
+        Some(k) => Err(AppError::validation(
+            "kind",
+            format!("{k:?}: use customers or orders"),
+        )),
+    }
 }
 
 pub struct ImportOutcome {

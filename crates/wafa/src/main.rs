@@ -529,18 +529,7 @@ async fn import(
     if !out.errors.is_empty() {
         let path = errors_path
             .unwrap_or_else(|| std::path::PathBuf::from(format!("{}.errors.csv", file.display())));
-        let mut w = csv::Writer::from_path(&path)?;
-        w.write_record(["line", "code", "field", "message", "message_ar"])?;
-        for e in &out.errors {
-            w.write_record([
-                e.line.to_string(),
-                e.code.clone(),
-                e.field.clone().unwrap_or_default(),
-                e.message.clone(),
-                e.message_ar.clone(),
-            ])?;
-        }
-        w.flush()?;
+        wafa::import::write_error_report(std::fs::File::create(&path)?, &out.errors)?;
         println!(
             "{} rows were rejected; their errors are in {}",
             out.errors.len(),

@@ -13,7 +13,6 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use wafa_domain::{ErrorCode, Permission};
-use wafa_ingest::csv_import::CsvFormat;
 use wafa_model::Page;
 
 /// Import bodies may be large exports.
@@ -47,17 +46,7 @@ pub async fn create_import(
     body: Bytes,
 ) -> AppResult<(StatusCode, Json<ImportResult>)> {
     p.require(Permission::Import)?;
-    let expect = match q.kind.as_deref() {
-        None => None,
-        Some("customers") => Some(CsvFormat::ShopifyCustomers),
-        Some("orders") => Some(CsvFormat::GenericOrders),
-        Some(k) => {
-            return Err(AppError::validation(
-                "kind",
-                format!("{k:?}: use customers or orders"),
-            ))
-        }
-    };
+    let expect = crate::import::expected_format(q.kind.as_deref())?;
     if body.is_empty() {
         return Err(AppError::new(
             ErrorCode::BadRequest,

@@ -522,21 +522,32 @@ pub async fn customers(
     render("customers.html", page(&c, v))
 }
 
-fn csv_cell(s: &str) -> String {
-    // Cells starting with = + - @ are neutralised so a spreadsheet never runs them.
+/// A cell a spreadsheet will not run: values starting with = + - @ get a leading quote
+/// (E.164 phones, `+` and digits only, stay as they are). Quoting is the csv writer's job.
+fn defuse(s: &str) -> String {
     let phone_like =
         s.len() > 1 && s.starts_with('+') && s[1..].bytes().all(|b| b.is_ascii_digit());
-    let s = if !phone_like && s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    if !phone_like && s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {
         s.to_owned()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
     }
 }
+
+/// A CSV body as a download, UTF-8 with a BOM so spreadsheet programs read Arabic correctly.
+fn csv_download(body: Vec<u8>, file_name: &str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// The current view as CSV (UTF-8 with BOM so spreadsheet programs read Arabic correctly).
 pub async fn customers_csv(
@@ -552,15 +563,30 @@ pub async fn customers_csv(
     let mut query = tri!(c, q.to_store(&c, CHUNK));
     query.offset = 0;
     query.limit = CHUNK;
-    let mut out = String::from(
-        "\u{feff}id,name,email,phone,city,orders,last_order_at,spent,rfm_segment,p_alive,tags\n",
+    let mut w = csv::Writer::from_writer(BOM.to_vec());
+    let header = [
+        "id",
+        "name",
+        "email",
+        "phone",
+        "city",
+        "orders",
+        "last_order_at",
+        "spent",
+        "rfm_segment",
+        "p_alive",
+        "tags",
+    ];
+    tri!(
+        c,
+        w.write_record(header)
+            .map_err(|e| AppError::internal(e.to_string()))
     );
     loop {
-        let page_q = query.clone();
         let rows = tri!(
             c,
             st.store
-                .console_customers(c.p.workspace_id, c.p.region, &page_q)
+                .console_customers(c.p.workspace_id, c.p.region, &query)
                 .await
         );
         let n = rows.len() as i64;
@@ -593,30 +619,23 @@ pub async fn customers_csv(
                     .unwrap_or_default(),
                 cu.tags.join(" "),
             ];
-            out.push_str(
-                &cells
-                    .iter()
-                    .map(|s| csv_cell(s))
-                    .collect::<Vec<_>>()
-                    .join(","),
+            tri!(
+                c,
+                w.write_record(cells.iter().map(|s| defuse(s)))
+                    .map_err(|e| AppError::internal(e.to_string()))
             );
-            out.push('\n');
         }
         query.offset += CHUNK;
         if n < CHUNK || query.offset >= MAX_ROWS {
             break;
         }
     }
-    let mut r = out.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
+    let body = tri!(
+        c,
+        w.into_inner()
+            .map_err(|e| AppError::internal(e.to_string()))
     );
-    r.headers_mut().insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"customers.csv\""),
-    );
-    r
+    csv_download(body, "customers.csv")
 }
 
 #[derive(Deserialize, Default)]
@@ -1467,11 +1486,7 @@ pub async fn start_import(State(st): State<AppState>, c: Console, mut form: Mult
     let Some((file_name, bytes)) = file.filter(|f| !f.1.is_empty()) else {
         return c.fail(AppError::validation("file", "choose a CSV file"));
     };
-    let expect = match kind.as_deref() {
-        Some("customers") => Some(wafa_ingest::csv_import::CsvFormat::ShopifyCustomers),
-        Some("orders") => Some(wafa_ingest::csv_import::CsvFormat::GenericOrders),
-        _ => None,
-    };
+    let expect = tri!(c, crate::import::expected_format(kind.as_deref()));
     let job = {
         let mut jobs = st.import_progress.lock().unwrap_or_else(|e| e.into_inner());
         let n = jobs.keys().max().copied().unwrap_or(0) + 1;
@@ -1617,33 +1632,15 @@ pub async fn import_errors_csv(
         return r;
     }
     let rec = tri!(c, st.store.get_import(c.p.workspace_id, id).await);
-    let mut out = String::from("\u{feff}line,code,field,message,message_ar\n");
-    for e in rec.errors.as_array().into_iter().flatten() {
-        let cell = |k: &str| match &e[k] {
-            serde_json::Value::String(s) => csv_cell(s),
-            serde_json::Value::Null => String::new(),
-            other => csv_cell(&other.to_string()),
-        };
-        out.push_str(&format!(
-            "{},{},{},{},{}\n",
-            cell("line"),
-            cell("code"),
-            cell("field"),
-            cell("message"),
-            cell("message_ar")
-        ));
-    }
-    let mut r = out.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
+    let errors: Vec<crate::import::ImportRowError> =
+        serde_json::from_value(rec.errors).unwrap_or_default();
+    let mut body = BOM.to_vec();
+    tri!(
+        c,
+        crate::import::write_error_report(&mut body, &errors)
+            .map_err(|e| AppError::internal(e.to_string()))
     );
-    if let Ok(v) =
-        HeaderValue::from_str(&format!("attachment; filename=\"import-{id}-errors.csv\""))
-    {
-        r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-    }
-    r
+    csv_download(body, &format!("import-{id}-errors.csv"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1805,7 +1802,7 @@ pub async fn create_key(
     body: axum::body::Bytes,
 ) -> Response {
     // Repeated `scope` fields: parse the form by hand (serde_urlencoded has no lists).
-    let pairs: Vec<(String, String)> = form_pairs(&body);
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     tri!(c, c.check_csrf(get("csrf").as_deref()));
     let input = crate::http::account::ApiKeyInput {
@@ -1839,64 +1836,16 @@ pub async fn revoke_key(
     }
 }
 
-fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
-    let decode = |s: &str| -> String {
-        let bytes = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < bytes.len() => {
-                    match std::str::from_utf8(&bytes[i + 1..i + 3])
-                        .ok()
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    {
-                        Some(b) => {
-                            out.push(b);
-                            i += 3;
-                            continue;
-                        }
-                        None => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    };
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn csv_cells_are_quoted_and_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("+966501234567"), "+966501234567");
-        assert_eq!(csv_cell("+1+1"), "'+1+1");
-        assert_eq!(csv_cell("-2"), "'-2");
-    }
-
-    #[test]
-    fn form_pairs_decode_repeated_fields() {
-        let p = form_pairs(b"name=My+key&scope=customers%3Aread&scope=orders%3Aread&csrf=a%2Fb");
-        assert_eq!(p[0], ("name".into(), "My key".into()));
-        assert_eq!(p[1].1, "customers:read");
-        assert_eq!(p[2].1, "orders:read");
-        assert_eq!(p[3].1, "a/b");
-        assert!(form_pairs(b"x=%zz&y=%").iter().all(|(_, v)| !v.is_empty()));
+    fn csv_cells_are_defused() {
+        assert_eq!(defuse("plain"), "plain");
+        assert_eq!(defuse("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(defuse("+966501234567"), "+966501234567");
+        assert_eq!(defuse("+1+1"), "'+1+1");
+        assert_eq!(defuse("-2"), "'-2");
     }
 }
