@@ -81,6 +81,21 @@ pub const SESSION_PREFIX: &str = "wafa_ses_";
 pub const KEY_PREFIX: &str = "wafa_sk_";
 pub const SESSION_COOKIE: &str = "wafa_session";
 
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    for c in headers.get_all(axum::http::header::COOKIE) {
+        let Ok(c) = c.to_str() else { continue };
+        for kv in c.split(';') {
+            if let Some((k, v)) = kv.trim().split_once('=') {
+                if k == name {
+                    return Some(v.to_owned());
+                }
+            }
+        }
+    }
+    None
+}
+
 pub fn bearer_or_cookie(parts: &Parts) -> Option<String> {
     if let Some(h) = parts
         .headers
@@ -100,15 +115,7 @@ pub fn bearer_or_cookie(parts: &Parts) -> Option<String> {
     if !(parts.method == axum::http::Method::GET || parts.method == axum::http::Method::HEAD) {
         return None;
     }
-    for c in parts.headers.get_all(axum::http::header::COOKIE) {
-        let Ok(c) = c.to_str() else { continue };
-        for kv in c.split(';') {
-            if let Some(v) = kv.trim().strip_prefix(&format!("{SESSION_COOKIE}=")) {
-                return Some(v.to_owned());
-            }
-        }
-    }
-    None
+    cookie(&parts.headers, SESSION_COOKIE)
 }
 
 impl FromRequestParts<AppState> for Auth {

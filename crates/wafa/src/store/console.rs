@@ -410,18 +410,7 @@ impl Store {
             let e = counts.entry(r.get("customer_id")).or_insert((0, placed));
             e.0 += 1;
             e.1 = e.1.max(placed);
-            let status: String = r.get("status");
-            let method: String = r.get("payment_method");
-            if !DashboardBuckets::is_revenue(&status, &method) {
-                continue;
-            }
-            let net = (r.get::<i64, _>("total_minor") - r.get::<i64, _>("refunded_minor")).max(0);
-            let cur: String = r.get("currency");
-            let v = spent.entry(r.get("customer_id")).or_default();
-            match v.iter_mut().find(|(c, _)| *c == cur) {
-                Some(e) => e.1 += net,
-                None => v.push((cur, net)),
-            }
+            super::customers::add_net_revenue(spent.entry(r.get("customer_id")).or_default(), &r);
         }
         Ok(customers
             .into_iter()

@@ -206,6 +206,22 @@ pub(crate) async fn load_identities_many(
     Ok(out)
 }
 
+/// Add an order row's (currency, status, payment_method, total_minor, refunded_minor) net
+/// revenue to per-currency totals, if the domain's revenue rule counts it.
+pub(crate) fn add_net_revenue(totals: &mut Vec<(String, i64)>, o: &sqlx::any::AnyRow) {
+    let status = OrderStatus::parse(&o.get::<String, _>("status")).unwrap_or(OrderStatus::Placed);
+    let method = PaymentMethod::parse_loose(&o.get::<String, _>("payment_method"));
+    if !wafa_domain::order::counts_as_revenue(status, method, &[]) {
+        return;
+    }
+    let net = o.get::<i64, _>("total_minor") - o.get::<i64, _>("refunded_minor");
+    let cur: String = o.get("currency");
+    match totals.iter_mut().find(|(c, _)| *c == cur) {
+        Some((_, v)) => *v += net,
+        None => totals.push((cur, net)),
+    }
+}
+
 /// Net revenue per currency under the domain's revenue rule.
 pub(crate) async fn customer_stats(
     conn: &mut AnyConnection,
@@ -218,18 +234,7 @@ pub(crate) async fn customer_stats(
         .await?;
     let mut totals: Vec<(String, i64)> = Vec::new();
     for o in &rows {
-        let status =
-            OrderStatus::parse(&o.get::<String, _>("status")).unwrap_or(OrderStatus::Placed);
-        let method = PaymentMethod::parse_loose(&o.get::<String, _>("payment_method"));
-        if !wafa_domain::order::counts_as_revenue(status, method, &[]) {
-            continue;
-        }
-        let net = o.get::<i64, _>("total_minor") - o.get::<i64, _>("refunded_minor");
-        let cur: String = o.get("currency");
-        match totals.iter_mut().find(|(c, _)| *c == cur) {
-            Some((_, v)) => *v += net,
-            None => totals.push((cur, net)),
-        }
+        add_net_revenue(&mut totals, o);
     }
     totals.sort();
     Ok(CustomerStats {

@@ -90,21 +90,24 @@ pub fn t_with(lang: Lang, key: &str, args: &[(&str, String)]) -> String {
 }
 
 fn localize_digits(s: &str, lang: Lang) -> String {
-    match lang {
-        Lang::En => s.to_owned(),
-        Lang::Ar => s
-            .chars()
-            .map(|c| match c {
-                '0'..='9' => char::from_u32('٠' as u32 + (c as u32 - '0' as u32)).unwrap_or(c),
-                ',' => '٬',
-                '.' => '٫',
-                '%' => '٪',
-                '-' => '\u{061C}', // Arabic letter mark keeps the minus on the right side…
-                _ => c,
-            })
-            .collect::<String>()
-            .replace('\u{061C}', "\u{061C}-"),
+    if lang == Lang::En {
+        return s.to_owned();
     }
+    let mut out = String::with_capacity(s.len() * 2);
+    for c in s.chars() {
+        match c {
+            '0'..='9' => {
+                out.push(char::from_u32('٠' as u32 + (c as u32 - '0' as u32)).unwrap_or(c))
+            }
+            ',' => out.push('٬'),
+            '.' => out.push('٫'),
+            '%' => out.push('٪'),
+            // The Arabic letter mark keeps a minus sign on the number's right side.
+            '-' => out.push_str("\u{061C}-"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn group(int_part: &str) -> String {

@@ -312,17 +312,15 @@ pub async fn dashboard(
 }
 
 fn short_date(ms: i64, tz: &str, lang: Lang) -> String {
-    match i18n::zoned(ms, tz) {
-        Some(z) => {
-            let s = format!("{} {}", z.day(), i18n::month_name(z.month(), lang));
-            if lang == Lang::Ar {
-                i18n::int(z.day() as i64, lang) + " " + i18n::month_name(z.month(), lang)
-            } else {
-                s
-            }
-        }
-        None => String::new(),
-    }
+    i18n::zoned(ms, tz)
+        .map(|z| {
+            format!(
+                "{} {}",
+                i18n::int(z.day() as i64, lang),
+                i18n::month_name(z.month(), lang)
+            )
+        })
+        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1705,6 +1703,25 @@ async fn render_settings(
     render("settings.html", page(c, v))
 }
 
+/// After a settings form: back to the section on success, the page with the error otherwise.
+async fn settings_outcome<T>(
+    st: &AppState,
+    c: &Console,
+    result: AppResult<T>,
+    section: &str,
+) -> Response {
+    match result {
+        Ok(_) => Redirect::to(&format!("/settings?saved=1#{section}")).into_response(),
+        Err(e) => {
+            let status =
+                StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let mut r = render_settings(st, c, false, None, Some(e)).await;
+            *r.status_mut() = status;
+            r
+        }
+    }
+}
+
 pub async fn save_workspace(
     State(st): State<AppState>,
     c: Console,
@@ -1719,20 +1736,13 @@ pub async fn save_workspace(
         timezone: get("timezone"),
         language: get("language"),
     };
-    match crate::http::account::update_workspace(
+    let result = crate::http::account::update_workspace(
         State(st.clone()),
         Auth(c.p.clone()),
         ApiJson(input),
     )
-    .await
-    {
-        Ok(_) => Redirect::to("/settings?saved=1").into_response(),
-        Err(e) => {
-            let mut r = render_settings(&st, &c, false, None, Some(e)).await;
-            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            r
-        }
-    }
+    .await;
+    settings_outcome(&st, &c, result, "workspace").await
 }
 
 pub async fn add_member(
@@ -1748,15 +1758,9 @@ pub async fn add_member(
         name: blank(&f.get("name").cloned()),
         role: get("role"),
     };
-    match crate::http::account::add_user(State(st.clone()), Auth(c.p.clone()), ApiJson(input)).await
-    {
-        Ok(_) => Redirect::to("/settings?saved=1#staff").into_response(),
-        Err(e) => {
-            let mut r = render_settings(&st, &c, false, None, Some(e)).await;
-            *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            r
-        }
-    }
+    let result =
+        crate::http::account::add_user(State(st.clone()), Auth(c.p.clone()), ApiJson(input)).await;
+    settings_outcome(&st, &c, result, "staff").await
 }
 
 pub async fn member_role(
@@ -1769,17 +1773,14 @@ pub async fn member_role(
     let input = crate::http::account::RoleInput {
         role: f.get("role").cloned().unwrap_or_default(),
     };
-    match crate::http::account::set_user_role(
+    let result = crate::http::account::set_user_role(
         State(st.clone()),
         Auth(c.p.clone()),
         ApiPath(id),
         ApiJson(input),
     )
-    .await
-    {
-        Ok(_) => Redirect::to("/settings?saved=1#staff").into_response(),
-        Err(e) => render_settings(&st, &c, false, None, Some(e)).await,
-    }
+    .await;
+    settings_outcome(&st, &c, result, "staff").await
 }
 
 pub async fn remove_member(
@@ -1789,11 +1790,9 @@ pub async fn remove_member(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     tri!(c, c.check_csrf(f.csrf.as_deref()));
-    match crate::http::account::remove_user(State(st.clone()), Auth(c.p.clone()), ApiPath(id)).await
-    {
-        Ok(_) => Redirect::to("/settings?saved=1#staff").into_response(),
-        Err(e) => render_settings(&st, &c, false, None, Some(e)).await,
-    }
+    let result =
+        crate::http::account::remove_user(State(st.clone()), Auth(c.p.clone()), ApiPath(id)).await;
+    settings_outcome(&st, &c, result, "staff").await
 }
 
 pub async fn create_key(
@@ -1829,11 +1828,9 @@ pub async fn revoke_key(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     tri!(c, c.check_csrf(f.csrf.as_deref()));
-    match crate::http::account::revoke_key(State(st.clone()), Auth(c.p.clone()), ApiPath(id)).await
-    {
-        Ok(_) => Redirect::to("/settings?saved=1#keys").into_response(),
-        Err(e) => render_settings(&st, &c, false, None, Some(e)).await,
-    }
+    let result =
+        crate::http::account::revoke_key(State(st.clone()), Auth(c.p.clone()), ApiPath(id)).await;
+    settings_outcome(&st, &c, result, "keys").await
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::{error_page, render, visitor_lang};
 use crate::auth::{hash_password, new_token, token_hash};
 use crate::error::AppError;
 use crate::http::account::{authenticate, SESSION_TTL_MS};
+pub use crate::http::extract::cookie;
 use crate::http::extract::SESSION_COOKIE;
 use crate::http::AppState;
 use crate::store::{Principal, UserAccount, WorkspaceRecord};
@@ -28,20 +29,6 @@ pub const LOGIN_CSRF_COOKIE: &str = "wafa_login_csrf";
 const RESET_PREFIX: &str = "wafa_rst_";
 const RESET_TTL_MS: i64 = 60 * 60 * 1000;
 const MIN_PASSWORD: usize = 10;
-
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    for c in headers.get_all(header::COOKIE) {
-        let Ok(c) = c.to_str() else { continue };
-        for kv in c.split(';') {
-            if let Some((k, v)) = kv.trim().split_once('=') {
-                if k == name {
-                    return Some(v.to_owned());
-                }
-            }
-        }
-    }
-    None
-}
 
 /// Whether cookies should carry `Secure`: the public URL is https, or a proxy in front says
 /// the request came over https.
@@ -257,6 +244,7 @@ impl FromRequestParts<AppState> for Console {
     }
 }
 
+/// Percent-encode for a query value, leaving `/` readable (`next=/customers`).
 pub fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
