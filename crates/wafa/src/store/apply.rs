@@ -1025,101 +1025,15 @@ async fn plain_tracks_in_bulk(
     }
     let now = now_ms();
     let ids = super::bulk::reserve_ids(conn, backend, "customers", new_users.len()).await?;
-    let (mut c_rows, mut i_rows, mut g_rows, mut tl_rows) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // (Only plain first-seen users come here — an external id, no company — so their names
+    // are empty and the shared rows are what this path wrote by itself before.)
+    let mut created_rows = super::bulk::NewCustomers::default();
     for (t, &id) in new_users.iter().zip(&ids) {
-        let v = &t.customer;
-        let created = v.created_at.unwrap_or(now);
-        c_rows.push(vec![
-            Val::I(id),
-            Val::I(ws),
-            Val::NS(None),
-            Val::NS(None),
-            v.language.clone().into(),
-            v.birthday.clone().into(),
-            v.gender.clone().into(),
-            v.city.clone().into(),
-            v.country.clone().into(),
-            Val::NI(None),
-            Val::S(serde_json::to_string(&v.tags).unwrap_or_else(|_| "[]".into())),
-            Val::S(Value::Object(v.attributes.clone()).to_string()),
-            Val::S(serde_json::to_string(&v.consents).unwrap_or_else(|_| "[]".into())),
-            Val::I(created),
-            Val::I(now),
-        ]);
-        for x in &v.identities {
-            i_rows.push(vec![
-                Val::I(ws),
-                Val::I(id),
-                x.kind.as_str().into(),
-                Val::S(x.value.clone()),
-                Val::I(x.source_id),
-                Val::I(x.verified as i64),
-                Val::I(now),
-            ]);
-        }
-        for g in &v.tags {
-            g_rows.push(vec![Val::I(ws), Val::S(g.clone()), Val::I(id)]);
-        }
-        tl_rows.push(vec![
-            Val::I(ws),
-            Val::I(id),
-            Val::I(created),
-            "customer_created".into(),
-            Val::I(id),
-            "Customer created".into(),
-            Val::S(json!({"by": actor}).to_string()),
-        ]);
+        created_rows.push(ws, id, &t.customer, None, now, actor);
         known.insert(t.user_id.clone().unwrap_or_default(), id);
     }
-    super::sql::insert_rows(
-        conn,
-        backend,
-        "customers",
-        &[
-            "id",
-            "workspace_id",
-            "first_name",
-            "last_name",
-            "language",
-            "birthday",
-            "gender",
-            "city",
-            "country",
-            "company_id",
-            "tags",
-            "attributes",
-            "consents",
-            "created_at",
-            "updated_at",
-        ],
-        c_rows,
-    )
-    .await?;
-    super::sql::insert_rows(
-        conn,
-        backend,
-        "identities",
-        &[
-            "workspace_id",
-            "customer_id",
-            "kind",
-            "value",
-            "source_id",
-            "verified",
-            "created_at",
-        ],
-        i_rows,
-    )
-    .await?;
-    super::sql::insert_rows(
-        conn,
-        backend,
-        "customer_tags",
-        &["workspace_id", "tag", "customer_id"],
-        g_rows,
-    )
-    .await?;
+    created_rows.insert(conn, backend).await?;
+    let mut tl_rows = Vec::new();
     // The events, with their customers.
     let mut rows = Vec::with_capacity(fresh.len());
     // (message, customer, properties as JSON text)

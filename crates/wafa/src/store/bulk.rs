@@ -135,6 +135,142 @@ fn resolve(v: &ValidCustomer, holders: &Holders) -> Resolution {
 /// `n` fresh ids for `table`. SQLite: the writer connection is the only writer, so the next
 /// ids after the current maximum are ours (AUTOINCREMENT follows explicit ids). PostgreSQL:
 /// drawn from the table's sequence.
+/// New customers' rows for multi-row inserts: the customer, its identities, name search
+/// words, tags and "customer created" timeline entry — what `upsert_customer_mode` writes for
+/// one new customer. Shared by imports and the events API's first-seen users.
+#[derive(Default)]
+pub(crate) struct NewCustomers {
+    customers: Vec<Vec<Val>>,
+    identities: Vec<Vec<Val>>,
+    terms: Vec<Vec<Val>>,
+    tags: Vec<Vec<Val>>,
+    timeline: Vec<Vec<Val>>,
+}
+
+impl NewCustomers {
+    pub(crate) fn push(
+        &mut self,
+        ws: i64,
+        id: i64,
+        v: &ValidCustomer,
+        company: Option<i64>,
+        now: i64,
+        actor: &str,
+    ) {
+        let created = v.created_at.unwrap_or(now);
+        self.customers.push(vec![
+            Val::I(id),
+            Val::I(ws),
+            v.first_name.clone().into(),
+            v.last_name.clone().into(),
+            v.language.clone().into(),
+            v.birthday.clone().into(),
+            v.gender.clone().into(),
+            v.city.clone().into(),
+            v.country.clone().into(),
+            company.into(),
+            Val::S(serde_json::to_string(&v.tags).unwrap_or_else(|_| "[]".into())),
+            Val::S(Value::Object(v.attributes.clone()).to_string()),
+            Val::S(serde_json::to_string(&v.consents).unwrap_or_else(|_| "[]".into())),
+            Val::I(created),
+            Val::I(now),
+        ]);
+        for x in &v.identities {
+            self.identities.push(vec![
+                Val::I(ws),
+                Val::I(id),
+                x.kind.as_str().into(),
+                Val::S(x.value.clone()),
+                Val::I(x.source_id),
+                Val::I(x.verified as i64),
+                Val::I(now),
+            ]);
+        }
+        let mut terms = wafa_text::normalize::search_tokens(&format!(
+            "{} {}",
+            v.first_name.as_deref().unwrap_or(""),
+            v.last_name.as_deref().unwrap_or("")
+        ));
+        terms.truncate(20);
+        for t in terms {
+            self.terms.push(vec![Val::I(ws), Val::S(t), Val::I(id)]);
+        }
+        for t in &v.tags {
+            self.tags
+                .push(vec![Val::I(ws), Val::S(t.clone()), Val::I(id)]);
+        }
+        self.timeline.push(vec![
+            Val::I(ws),
+            Val::I(id),
+            Val::I(created),
+            "customer_created".into(),
+            Val::I(id),
+            "Customer created".into(),
+            Val::S(json!({"by": actor}).to_string()),
+        ]);
+    }
+
+    pub(crate) async fn insert(self, conn: &mut AnyConnection, backend: Backend) -> AppResult<()> {
+        insert_rows(
+            conn,
+            backend,
+            "customers",
+            &[
+                "id",
+                "workspace_id",
+                "first_name",
+                "last_name",
+                "language",
+                "birthday",
+                "gender",
+                "city",
+                "country",
+                "company_id",
+                "tags",
+                "attributes",
+                "consents",
+                "created_at",
+                "updated_at",
+            ],
+            self.customers,
+        )
+        .await?;
+        insert_rows(
+            conn,
+            backend,
+            "identities",
+            &[
+                "workspace_id",
+                "customer_id",
+                "kind",
+                "value",
+                "source_id",
+                "verified",
+                "created_at",
+            ],
+            self.identities,
+        )
+        .await?;
+        insert_rows(
+            conn,
+            backend,
+            "customer_search_terms",
+            &["workspace_id", "term", "customer_id"],
+            self.terms,
+        )
+        .await?;
+        insert_rows(
+            conn,
+            backend,
+            "customer_tags",
+            &["workspace_id", "tag", "customer_id"],
+            self.tags,
+        )
+        .await?;
+        insert_rows(conn, backend, "timeline", &TIMELINE_COLS, self.timeline).await
+    }
+}
+
 pub(crate) async fn reserve_ids(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -209,124 +345,18 @@ pub(crate) async fn customers(
     tracing::debug!(new = new_rows.len(), rows = rows.len(), "customer batch");
     let ids = reserve_ids(conn, backend, "customers", new_rows.len()).await?;
     let mut outcomes: Vec<Option<(RowOutcome, i64)>> = vec![None; rows.len()];
-    let (mut c_rows, mut i_rows, mut t_rows, mut g_rows, mut tl_rows) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut created_rows = NewCustomers::default();
     for (&i, &id) in new_rows.iter().zip(&ids) {
         let v = &rows[i].customer;
-        let created = v.created_at.unwrap_or(now);
         let company = rows[i]
             .company
             .as_ref()
             .and_then(|n| companies.get(n).copied())
             .or(v.company_id);
-        c_rows.push(vec![
-            Val::I(id),
-            Val::I(ws),
-            v.first_name.clone().into(),
-            v.last_name.clone().into(),
-            v.language.clone().into(),
-            v.birthday.clone().into(),
-            v.gender.clone().into(),
-            v.city.clone().into(),
-            v.country.clone().into(),
-            company.into(),
-            Val::S(serde_json::to_string(&v.tags).unwrap_or_else(|_| "[]".into())),
-            Val::S(Value::Object(v.attributes.clone()).to_string()),
-            Val::S(serde_json::to_string(&v.consents).unwrap_or_else(|_| "[]".into())),
-            Val::I(created),
-            Val::I(now),
-        ]);
-        for x in &v.identities {
-            i_rows.push(vec![
-                Val::I(ws),
-                Val::I(id),
-                x.kind.as_str().into(),
-                Val::S(x.value.clone()),
-                Val::I(x.source_id),
-                Val::I(x.verified as i64),
-                Val::I(now),
-            ]);
-        }
-        let mut terms = wafa_text::normalize::search_tokens(&format!(
-            "{} {}",
-            v.first_name.as_deref().unwrap_or(""),
-            v.last_name.as_deref().unwrap_or("")
-        ));
-        terms.truncate(20);
-        for t in terms {
-            t_rows.push(vec![Val::I(ws), Val::S(t), Val::I(id)]);
-        }
-        for t in &v.tags {
-            g_rows.push(vec![Val::I(ws), Val::S(t.clone()), Val::I(id)]);
-        }
-        tl_rows.push(vec![
-            Val::I(ws),
-            Val::I(id),
-            Val::I(created),
-            "customer_created".into(),
-            Val::I(id),
-            "Customer created".into(),
-            Val::S(json!({"by": actor}).to_string()),
-        ]);
+        created_rows.push(ws, id, v, company, now, actor);
         outcomes[i] = Some((RowOutcome::Created, id));
     }
-    insert_rows(
-        conn,
-        backend,
-        "customers",
-        &[
-            "id",
-            "workspace_id",
-            "first_name",
-            "last_name",
-            "language",
-            "birthday",
-            "gender",
-            "city",
-            "country",
-            "company_id",
-            "tags",
-            "attributes",
-            "consents",
-            "created_at",
-            "updated_at",
-        ],
-        c_rows,
-    )
-    .await?;
-    insert_rows(
-        conn,
-        backend,
-        "identities",
-        &[
-            "workspace_id",
-            "customer_id",
-            "kind",
-            "value",
-            "source_id",
-            "verified",
-            "created_at",
-        ],
-        i_rows,
-    )
-    .await?;
-    insert_rows(
-        conn,
-        backend,
-        "customer_search_terms",
-        &["workspace_id", "term", "customer_id"],
-        t_rows,
-    )
-    .await?;
-    insert_rows(
-        conn,
-        backend,
-        "customer_tags",
-        &["workspace_id", "tag", "customer_id"],
-        g_rows,
-    )
-    .await?;
-    insert_rows(conn, backend, "timeline", &TIMELINE_COLS, tl_rows).await?;
+    created_rows.insert(conn, backend).await?;
     // Notes of new customers, with their text tags and timeline entries, in bulk too.
     let with_note: Vec<(usize, i64)> = new_rows
         .iter()
