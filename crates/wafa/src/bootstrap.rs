@@ -5,7 +5,7 @@
 //! taken from `WAFA_ADMIN_EMAIL`/`WAFA_ADMIN_PASSWORD` when set, else generated.
 
 use crate::error::AppError;
-use crate::store::{CustomerImportRow, NewWorkspace, OrderImportRow, Store};
+use crate::store::{CustomerImportRow, ImportBatch, NewWorkspace, OrderImportRow, Store};
 use crate::validate;
 use wafa_ingest::demo::DemoStore;
 
@@ -110,13 +110,12 @@ pub async fn load_demo(store: &Store, ws: i64, demo: &DemoStore) -> Result<Strin
                 note: c.notes.first().cloned(),
             });
         }
-        for (row, out) in rows
-            .iter()
-            .zip(store.import_customers(ws, actor, &rows).await?)
+        for out in store
+            .import_batch(ws, actor, ImportBatch::Customers(rows))
+            .await?
         {
             let (_, id) = out.map_err(|f| f.error)?;
             customer_ids.push(id);
-            let _ = row;
         }
     }
     for (c, id) in demo.customers.iter().zip(&customer_ids) {
@@ -147,7 +146,10 @@ pub async fn load_demo(store: &Store, ws: i64, demo: &DemoStore) -> Result<Strin
                 history: Some(o.history.clone()),
             });
         }
-        for out in store.import_orders(ws, actor, &rows).await? {
+        for out in store
+            .import_batch(ws, actor, ImportBatch::Orders(rows))
+            .await?
+        {
             out.map_err(|f| f.error)?;
             n_orders += 1;
         }

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use wafa::http::{AppState, Config};
 use wafa::store::Store;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "wafa",

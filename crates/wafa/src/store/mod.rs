@@ -33,7 +33,10 @@ pub use customers::{CustomerFilter, UpsertOutcome};
 pub use deliveries::{
     DeliveryRecord, IngestSource, NewDelivery, PendingDelivery, SourceStats, Stored,
 };
-pub use imports::{CustomerImportRow, ImportRecord, OrderImportRow, RowFailure, RowOutcome};
+pub use imports::{
+    CustomerImportRow, ImportBatch, ImportRecord, ImportWriter, OrderImportRow, RowFailure,
+    RowOutcome, RowResult,
+};
 pub use merges::{MergePreview, MergeRecord};
 pub use orders::{OrderFilter, OrderWrite, StatusUpdate};
 pub use predictions::{NewPrediction, RevenueRow};
@@ -103,6 +106,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "console",
         sqlite: include_str!("migrations/sqlite/0005_console.sql"),
         postgres: include_str!("migrations/postgres/0005_console.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "import_lean",
+        sqlite: include_str!("migrations/sqlite/0006_import_lean.sql"),
+        postgres: include_str!("migrations/postgres/0006_import_lean.sql"),
     },
 ];
 
@@ -299,12 +308,16 @@ fn sqlite_setup(
     _meta: sqlx::pool::PoolConnectionMetadata,
 ) -> SetupFuture<'_> {
     Box::pin(async move {
-        sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=2147418112; PRAGMA wal_autocheckpoint=20000;")
+        sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=68719476736; PRAGMA wal_autocheckpoint=20000;")
             .execute(conn)
             .await?;
         Ok(())
     })
 }
+
+/// What the writer connection sets over [`sqlite_setup`] (and an import transaction restores
+/// when it commits; see `imports::ImportWriter`).
+const WRITER_SETTINGS: &str = "PRAGMA cache_size=-65536; PRAGMA foreign_keys=ON;";
 
 /// The writer connection: [`sqlite_setup`] with a smaller page cache.
 ///
@@ -323,9 +336,7 @@ fn sqlite_writer_setup(
 ) -> SetupFuture<'_> {
     Box::pin(async move {
         sqlite_setup(&mut *conn, meta).await?;
-        sqlx::raw_sql("PRAGMA cache_size=-65536;")
-            .execute(conn)
-            .await?;
+        sqlx::raw_sql(WRITER_SETTINGS).execute(conn).await?;
         Ok(())
     })
 }
