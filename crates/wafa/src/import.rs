@@ -154,6 +154,39 @@ fn file_history(
     h
 }
 
+/// Gathers parsed rows into batches of [`BATCH`] (the good rows and the errors met on the
+/// way) and hands each to the writer.
+struct Batcher<'a, T> {
+    tx: &'a tokio::sync::mpsc::Sender<Parsed>,
+    wrap: fn(Vec<T>) -> ImportBatch,
+    rows: Vec<T>,
+    errors: Vec<ImportRowError>,
+}
+
+impl<'a, T> Batcher<'a, T> {
+    fn new(tx: &'a tokio::sync::mpsc::Sender<Parsed>, wrap: fn(Vec<T>) -> ImportBatch) -> Self {
+        Batcher {
+            tx,
+            wrap,
+            rows: Vec::with_capacity(BATCH),
+            errors: Vec::new(),
+        }
+    }
+    /// `false` when the writer has gone away.
+    fn push(&mut self, row: Result<T, ImportRowError>) -> bool {
+        match row {
+            Ok(r) => self.rows.push(r),
+            Err(e) => self.errors.push(e),
+        }
+        self.rows.len() + self.errors.len() < BATCH || self.flush()
+    }
+    fn flush(&mut self) -> bool {
+        let rows = (self.wrap)(std::mem::replace(&mut self.rows, Vec::with_capacity(BATCH)));
+        let errors = std::mem::take(&mut self.errors);
+        self.tx.blocking_send(Parsed { rows, errors }).is_ok()
+    }
+}
+
 /// Parse and validate the whole file, sending batches of [`BATCH`] rows to the writer.
 /// Stops early (without error) when the writer has gone away.
 fn parse_file(
@@ -164,44 +197,35 @@ fn parse_file(
     now: i64,
     tx: &tokio::sync::mpsc::Sender<Parsed>,
 ) -> Result<(), FileError> {
-    let mut errors: Vec<ImportRowError> = Vec::new();
     match format {
         CsvFormat::ShopifyCustomers => {
             let csv = CustomerCsv::new(text.as_bytes(), Some(source_id))?;
-            let mut batch: Vec<CustomerImportRow> = Vec::with_capacity(BATCH);
+            let mut batches = Batcher::new(tx, ImportBatch::Customers);
             for row in csv.rows() {
-                match row {
-                    Err(e) => errors.push(row_error(e.line, e.code, e.field, e.message)),
+                let row = match row {
+                    Err(e) => Err(row_error(e.line, e.code, e.field, e.message)),
                     Ok(r) => match validate::customer(&r.customer, region, now) {
-                        Ok(v) => batch.push(CustomerImportRow {
+                        Ok(v) => Ok(CustomerImportRow {
                             line: r.line,
                             customer: v,
                             company: r.company,
                             note: r.note,
                         }),
-                        Err(e) => errors.push(row_error(r.line, e.code, e.field, e.detail)),
+                        Err(e) => Err(row_error(r.line, e.code, e.field, e.detail)),
                     },
-                }
-                if batch.len() + errors.len() >= BATCH {
-                    let rows = ImportBatch::Customers(std::mem::replace(
-                        &mut batch,
-                        Vec::with_capacity(BATCH),
-                    ));
-                    let errors = std::mem::take(&mut errors);
-                    if tx.blocking_send(Parsed { rows, errors }).is_err() {
-                        return Ok(());
-                    }
+                };
+                if !batches.push(row) {
+                    return Ok(());
                 }
             }
-            let rows = ImportBatch::Customers(batch);
-            let _ = tx.blocking_send(Parsed { rows, errors });
+            batches.flush();
         }
         CsvFormat::GenericOrders => {
             let csv = OrderCsv::new(text.as_bytes(), Some(source_id))?;
-            let mut batch: Vec<OrderImportRow> = Vec::with_capacity(BATCH);
+            let mut batches = Batcher::new(tx, ImportBatch::Orders);
             for row in csv.rows() {
-                match row {
-                    Err(e) => errors.push(row_error(e.line, e.code, e.field, e.message)),
+                let row = match row {
+                    Err(e) => Err(row_error(e.line, e.code, e.field, e.message)),
                     Ok(r) => {
                         let valid = validate::customer(&r.customer, region, now).and_then(|c| {
                             let mut o = validate::order(&r.order, now)?;
@@ -210,32 +234,22 @@ fn parse_file(
                             Ok((c, o))
                         });
                         match valid {
-                            Ok((customer, order)) => batch.push(OrderImportRow {
+                            Ok((customer, order)) => Ok(OrderImportRow {
                                 line: r.first_line,
                                 history: Some(file_history(&order)),
                                 customer,
                                 customer_id: None,
                                 order,
                             }),
-                            Err(e) => {
-                                errors.push(row_error(r.first_line, e.code, e.field, e.detail))
-                            }
+                            Err(e) => Err(row_error(r.first_line, e.code, e.field, e.detail)),
                         }
                     }
-                }
-                if batch.len() + errors.len() >= BATCH {
-                    let rows = ImportBatch::Orders(std::mem::replace(
-                        &mut batch,
-                        Vec::with_capacity(BATCH),
-                    ));
-                    let errors = std::mem::take(&mut errors);
-                    if tx.blocking_send(Parsed { rows, errors }).is_err() {
-                        return Ok(());
-                    }
+                };
+                if !batches.push(row) {
+                    return Ok(());
                 }
             }
-            let rows = ImportBatch::Orders(batch);
-            let _ = tx.blocking_send(Parsed { rows, errors });
+            batches.flush();
         }
     }
     Ok(())
