@@ -1445,17 +1445,21 @@ both!(import_replays_batches_around_a_refused_row, |app| {
         }
         csv.into_bytes()
     };
+    let import = async |bytes: Vec<u8>| {
+        let r = app
+            .raw(
+                Method::POST,
+                "/v1/imports?kind=orders",
+                &t,
+                "text/csv",
+                bytes,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r
+    };
     let first = file("R", 1300, 3);
-    let r = app
-        .raw(
-            Method::POST,
-            "/v1/imports?kind=orders",
-            &t,
-            "text/csv",
-            first.clone(),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = import(first.clone()).await;
     assert_eq!(
         r.body["import"]["rows_total"], 1300,
         "{:?}",
@@ -1476,16 +1480,7 @@ both!(import_replays_batches_around_a_refused_row, |app| {
         vec![0]
     );
     // A second file for the same customers, a month later: counters advance from stored values.
-    let second = file("S", 600, 4);
-    let r = app
-        .raw(
-            Method::POST,
-            "/v1/imports?kind=orders",
-            &t,
-            "text/csv",
-            second,
-        )
-        .await;
+    let r = import(file("S", 600, 4)).await;
     assert_eq!(
         r.body["import"]["rows_created"], 600,
         "{:?}",
@@ -1515,15 +1510,7 @@ both!(import_replays_batches_around_a_refused_row, |app| {
         );
     }
     // The same first file again: nothing new, and the refused row is refused again.
-    let r = app
-        .raw(
-            Method::POST,
-            "/v1/imports?kind=orders",
-            &t,
-            "text/csv",
-            first,
-        )
-        .await;
+    let r = import(first).await;
     assert_eq!(
         r.body["import"]["rows_created"], 0,
         "{:?}",
