@@ -17,7 +17,12 @@ use utoipa::ToSchema;
 use wafa_domain::{ErrorCode, Region};
 use wafa_ingest::csv_import::{decode, detect_format, CsvFormat, CustomerCsv, FileError, OrderCsv};
 
-pub const BATCH: usize = 500;
+/// Rows per batch. Why 2,000 rather than 500: each batch pays fixed costs (its identity and
+/// order lookups, a few multi-row statements each, some prepared anew); measured at 100k
+/// customers / 500k order lines, 33,000–37,100 rows/s instead of 29,500–30,900; at 1M / 5M,
+/// where disk writes dominate, the same (22,530 against 22,700). A batch holds the writer for
+/// well under 100 ms, which is also what an acknowledgement can wait.
+pub const BATCH: usize = 2000;
 /// Errors kept on the import record (the CLI's report file has all of them).
 pub const STORED_ERRORS: usize = 1000;
 
