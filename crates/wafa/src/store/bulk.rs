@@ -660,11 +660,11 @@ pub(crate) async fn orders(
     }
     let mut stats: Vec<(i64, (i64, i64, i64))> = stats.into_iter().collect();
     stats.sort_unstable_by_key(|(cid, _)| *cid);
+    let verb = match backend {
+        Backend::Sqlite => "UPDATE OR FAIL",
+        Backend::Postgres => "UPDATE",
+    };
     for chunk in stats.chunks(500) {
-        let verb = match backend {
-            Backend::Sqlite => "UPDATE OR FAIL",
-            Backend::Postgres => "UPDATE",
-        };
         let mut q = Sql::for_backend(verb, backend);
         q.push(
             " customers SET orders_count = orders_count + v.column2, \

@@ -278,6 +278,8 @@ pub struct ImportWriter<'s> {
     opened: std::time::Instant,
     /// Batches written in the open transaction, with their outcomes.
     pending: Vec<(ImportBatch, Vec<RowResult>)>,
+    /// The open transaction was replayed (commit at the next chance).
+    replayed: bool,
 }
 
 /// The writer connection while an import transaction may be open on it.
@@ -293,6 +295,14 @@ impl Drop for WriterConn {
             // Closing the connection rolls the transaction back; the pool opens a fresh one.
             self.conn.close_on_drop();
         }
+    }
+}
+
+/// `BEGIN` for an import transaction: on SQLite it takes the write lock at once.
+fn begin_sql(backend: super::Backend) -> &'static str {
+    match backend {
+        super::Backend::Sqlite => "BEGIN IMMEDIATE",
+        super::Backend::Postgres => "BEGIN",
     }
 }
 
@@ -324,12 +334,8 @@ async fn write_rows(
     actor: &str,
     batch: &ImportBatch,
 ) -> AppResult<Vec<RowResult>> {
-    let n = match batch {
-        ImportBatch::Customers(rows) => rows.len(),
-        ImportBatch::Orders(rows) => rows.len(),
-    };
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
+    let mut out = Vec::with_capacity(batch.len());
+    for i in 0..batch.len() {
         exec(conn, "SAVEPOINT import_row").await?;
         let (line, written) = match batch {
             ImportBatch::Customers(rows) => (
@@ -357,6 +363,15 @@ async fn write_rows(
 }
 
 impl ImportBatch {
+    pub fn len(&self) -> usize {
+        match self {
+            ImportBatch::Customers(rows) => rows.len(),
+            ImportBatch::Orders(rows) => rows.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn lines(&self) -> Vec<u64> {
         match self {
             ImportBatch::Customers(rows) => rows.iter().map(|r| r.line).collect(),
@@ -374,16 +389,14 @@ impl ImportWriter<'_> {
             conn: self.store.write.acquire().await?,
             dirty: true,
         };
-        match self.store.backend {
-            super::Backend::Sqlite => {
-                exec(
-                    &mut w.conn,
-                    "PRAGMA cache_size=-1048576; PRAGMA foreign_keys=OFF; BEGIN IMMEDIATE",
-                )
-                .await?
-            }
-            super::Backend::Postgres => exec(&mut w.conn, "BEGIN").await?,
+        if self.store.backend == super::Backend::Sqlite {
+            exec(
+                &mut w.conn,
+                "PRAGMA cache_size=-1048576; PRAGMA foreign_keys=OFF",
+            )
+            .await?;
         }
+        exec(&mut w.conn, begin_sql(self.store.backend)).await?;
         self.conn = Some(w);
         self.opened = std::time::Instant::now();
         Ok(())
@@ -407,17 +420,15 @@ impl ImportWriter<'_> {
     }
 
     /// Roll back, write the transaction's earlier batches again, then `refused` one row per
-    /// savepoint, and commit.
+    /// savepoint. The next [`after_batch`](Self::after_batch) commits, so a later refusal
+    /// does not replay this work again.
     async fn replay(&mut self, refused: ImportBatch) -> AppResult<()> {
         let backend = self.store.backend;
         let (ws, actor) = (self.workspace_id, self.actor);
         {
             let conn = &mut self.conn.as_mut().expect("open").conn;
             exec(conn, "ROLLBACK").await?;
-            match backend {
-                super::Backend::Sqlite => exec(conn, "BEGIN IMMEDIATE").await?,
-                super::Backend::Postgres => exec(conn, "BEGIN").await?,
-            }
+            exec(conn, begin_sql(backend)).await?;
         }
         let earlier = std::mem::take(&mut self.pending);
         for (batch, _) in earlier {
@@ -439,6 +450,7 @@ impl ImportWriter<'_> {
         let conn = &mut self.conn.as_mut().expect("open").conn;
         let out = write_rows(conn, ws, actor, &refused).await?;
         self.pending.push((refused, out));
+        self.replayed = true;
         Ok(())
     }
 
@@ -446,7 +458,7 @@ impl ImportWriter<'_> {
     /// waiting for it; the committed rows' outcomes (line, result), else nothing.
     pub async fn after_batch(&mut self) -> AppResult<Vec<(u64, RowResult)>> {
         if self.conn.is_some()
-            && (self.opened.elapsed() >= IMPORT_HOLD || self.store.acks.waiting())
+            && (self.replayed || self.opened.elapsed() >= IMPORT_HOLD || self.store.acks.waiting())
         {
             return self.commit().await;
         }
@@ -465,6 +477,7 @@ impl ImportWriter<'_> {
         }
         w.dirty = false;
         drop(w);
+        self.replayed = false;
         let mut out = Vec::new();
         for (batch, results) in self.pending.drain(..) {
             out.extend(batch.lines().into_iter().zip(results));
@@ -483,6 +496,7 @@ impl Store {
             conn: None,
             opened: std::time::Instant::now(),
             pending: Vec::new(),
+            replayed: false,
         }
     }
 

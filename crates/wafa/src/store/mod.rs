@@ -327,9 +327,9 @@ const WRITER_SETTINGS: &str = "PRAGMA cache_size=-65536; PRAGMA foreign_keys=ON;
 /// a few slots. With a 256 MB cache that walk was ~9% of the CPU of event ingestion; the
 /// hash table scales with the pages the cache holds. The writer mostly needs its dirty pages
 /// (clean ones come from the memory map); measured: imports unchanged, the walk ~1.5%.
-/// 64 MB rather than 16: once a store outgrows the memory map (a million customers with
-/// their orders is ~2 GB, and SQLite maps at most 2 GB), index pages the writer touches at
-/// random are read through this cache, and 16 MB halved order-import throughput there.
+/// 64 MB rather than 16: measured when SQLite's build capped the memory map at 2 GB, below
+/// a store of a million customers, so index pages past it were read through this cache (16 MB
+/// halved order-import throughput). The cap is now raised (`.cargo/config.toml`).
 fn sqlite_writer_setup(
     conn: &mut AnyConnection,
     meta: sqlx::pool::PoolConnectionMetadata,
