@@ -6,20 +6,13 @@
 use super::report;
 use crate::error::AppError;
 use crate::http::{AppState, Config};
-use crate::store::Store;
 use axum::body::Body;
 use axum::http::Request;
 use std::time::Instant;
 use tower::ServiceExt;
 
 pub async fn console(database_url: &str, rounds: usize) -> Result<(), AppError> {
-    let store = Store::connect(database_url).await?;
-    let ws = store
-        .list_workspaces()
-        .await?
-        .first()
-        .map(|w| w.id)
-        .ok_or_else(|| AppError::internal("empty database: run `wafa bench import` first"))?;
+    let (store, ws) = super::loaded_workspace(database_url).await?;
     let customers = store.customer_totals(ws).await?;
     println!("workspace {ws}: {customers} customers");
     if store.insights(ws).await?.is_empty() {

@@ -152,7 +152,8 @@ fn report(label: &str, mut ms: Vec<f64>) {
     );
 }
 
-pub async fn query(database_url: &str, rounds: usize) -> Result<(), AppError> {
+/// The database `bench import` loaded, and its (first) workspace.
+pub(crate) async fn loaded_workspace(database_url: &str) -> Result<(Store, i64), AppError> {
     let store = Store::connect(database_url).await?;
     let ws = store
         .list_workspaces()
@@ -160,6 +161,11 @@ pub async fn query(database_url: &str, rounds: usize) -> Result<(), AppError> {
         .first()
         .map(|w| w.id)
         .ok_or_else(|| AppError::internal("empty database: run `wafa bench import` first"))?;
+    Ok((store, ws))
+}
+
+pub async fn query(database_url: &str, rounds: usize) -> Result<(), AppError> {
+    let (store, ws) = loaded_workspace(database_url).await?;
     let region = wafa_domain::Region::default();
     let probe = store
         .list_customers(

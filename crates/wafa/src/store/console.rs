@@ -6,6 +6,7 @@
 //! (`orders_ws_dashboard`), and the revenue rule itself stays in `wafa_domain::order`, applied
 //! to the grouped rows in Rust so the screen and the analytics count the same orders.
 
+use super::customers::push_tag_city;
 use super::sql::Sql;
 use super::{now_ms, Store};
 use crate::error::{AppError, AppResult};
@@ -300,16 +301,7 @@ impl Store {
             q.push(" AND p.customer_id = c.id AND p.workspace_id = ")
                 .int(workspace_id);
         }
-        if let Some(tag) = &f.tag {
-            q.push(" AND c.id IN (SELECT customer_id FROM customer_tags WHERE workspace_id = ")
-                .int(workspace_id)
-                .push(" AND tag = ")
-                .text(tag.clone())
-                .push(")");
-        }
-        if let Some(city) = &f.city {
-            q.push(" AND c.city = ").text(city.clone());
-        }
+        push_tag_city(&mut q, workspace_id, f.tag.as_deref(), f.city.as_deref());
         if let Some(source) = f.source_id {
             q.push(" AND c.id IN (SELECT customer_id FROM identities WHERE workspace_id = ")
                 .int(workspace_id)

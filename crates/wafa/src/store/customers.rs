@@ -657,16 +657,7 @@ impl Store {
         if let Some(before) = f.before_id {
             q.push(" AND c.id < ").int(before);
         }
-        if let Some(tag) = &f.tag {
-            q.push(" AND c.id IN (SELECT customer_id FROM customer_tags WHERE workspace_id = ")
-                .int(workspace_id)
-                .push(" AND tag = ")
-                .text(tag.clone())
-                .push(")");
-        }
-        if let Some(city) = &f.city {
-            q.push(" AND c.city = ").text(city.clone());
-        }
+        push_tag_city(&mut q, workspace_id, f.tag.as_deref(), f.city.as_deref());
         if let Some(country) = &f.country {
             q.push(" AND c.country = ")
                 .text(country.to_ascii_uppercase());
@@ -1299,6 +1290,21 @@ pub(crate) async fn live_customer(
         .with_extra(json!({"merged_into": into})));
     }
     Ok(())
+}
+
+/// The list filters the API and the console share: customers carrying `tag`, living in
+/// `city` (the caller's query selects customers as `c`).
+pub(crate) fn push_tag_city(q: &mut Sql, workspace_id: i64, tag: Option<&str>, city: Option<&str>) {
+    if let Some(tag) = tag {
+        q.push(" AND c.id IN (SELECT customer_id FROM customer_tags WHERE workspace_id = ")
+            .int(workspace_id)
+            .push(" AND tag = ")
+            .text(tag)
+            .push(")");
+    }
+    if let Some(city) = city {
+        q.push(" AND c.city = ").text(city);
+    }
 }
 
 /// Search: a customer matches if its email starts with the text, its phone equals the text
