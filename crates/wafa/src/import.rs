@@ -373,6 +373,9 @@ pub async fn import_csv(
     }
     .await;
     drop(writer);
+    // The customers' order counters, which the bulk path leaves to this recount (see
+    // `bulk::orders`); also after a failed import, for the batches it committed.
+    store.refresh_stale_counters().await?;
     errors.sort_by_key(|e| e.line);
     let stored = serde_json::to_value(errors.iter().take(STORED_ERRORS).collect::<Vec<_>>())
         .unwrap_or_default();

@@ -302,11 +302,13 @@ pub(crate) async fn reserve_ids(
             Ok((start..start + n as i64).collect())
         }
         Backend::Postgres => {
-            let rows = sqlx::query(AssertSqlSafe(format!("SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id FROM generate_series(1, $1)")))
-                .bind(n as i64)
-                .fetch_all(&mut *conn)
-                .await?;
-            Ok(rows.iter().map(|r| r.get("id")).collect())
+            let mut q = json_rows(
+                backend,
+                &format!("nextval(pg_get_serial_sequence('{table}', 'id'))"),
+            );
+            q.push("FROM generate_series(1, ").int(n as i64).push(")");
+            let ids: Vec<(i64,)> = fetch_json_rows(conn, q).await?;
+            Ok(ids.into_iter().map(|(id,)| id).collect())
         }
     }
 }
@@ -656,43 +658,32 @@ pub(crate) async fn orders(
         )
         .await?;
         pipe.insert_rows("timeline", &TIMELINE_COLS, tl_rows).await?;
-        // The customers' order counters, advanced by the new orders alone. Why not recount
-        // (`orders::refresh_customer_stats`): three correlated subqueries per customer read
-        // all of the customer's orders at random, ~12% of an order import's CPU. The bulk
-        // path only inserts orders, so count + min + max of the new non-cancelled ones is
-        // exact.
-        let mut stats: HashMap<i64, (i64, i64, i64)> = HashMap::new();
-        for (r, cid, _) in orders() {
-            let o = &r.order;
-            if o.status == OrderStatus::Cancelled {
-                continue;
-            }
-            let e = stats.entry(cid).or_insert((0, i64::MAX, i64::MIN));
-            e.0 += 1;
-            e.1 = e.1.min(o.placed_at);
-            e.2 = e.2.max(o.placed_at);
-        }
-        let mut stats: Vec<(i64, (i64, i64, i64))> = stats.into_iter().collect();
-        stats.sort_unstable_by_key(|(cid, _)| *cid);
-        let verb = match backend {
-            Backend::Sqlite => "UPDATE OR FAIL",
-            Backend::Postgres => "UPDATE",
+        // The customers' order counters are recounted at the end of the import
+        // (`Store::refresh_stale_counters`); here the customers are only marked.
+        //
+        // Why: at a million customers an order's customer row (and its entry in the index
+        // by last order) is a random page, and each import transaction rewrote most of the
+        // customers table into the WAL; advancing the counters in place was ~9% of a large
+        // import and a third of its commit I/O. The mark goes to a small table in id order.
+        // Until the recount, the counters of customers with new imported orders lag.
+        let mut cids: Vec<i64> = orders().map(|(_, cid, _)| cid).collect();
+        cids.sort_unstable();
+        cids.dedup();
+        let head = match backend {
+            Backend::Sqlite => "INSERT OR IGNORE INTO customer_counters_stale (customer_id) VALUES ",
+            Backend::Postgres => "INSERT INTO customer_counters_stale (customer_id) VALUES ",
         };
-        for chunk in stats.chunks(500) {
-            let mut q = Sql::for_backend(verb, backend);
-            q.push(
-                " customers SET orders_count = orders_count + v.column2, \
-                 first_order_at = CASE WHEN customers.first_order_at IS NULL OR customers.first_order_at > v.column3 THEN v.column3 ELSE customers.first_order_at END, \
-                 last_order_at = CASE WHEN customers.last_order_at IS NULL OR customers.last_order_at < v.column4 THEN v.column4 ELSE customers.last_order_at END \
-                 FROM (VALUES ",
-            );
-            for (k, (cid, (n, first, last))) in chunk.iter().enumerate() {
+        for chunk in cids.chunks(1000) {
+            let mut q = Sql::for_backend(head, backend);
+            for (k, cid) in chunk.iter().enumerate() {
                 if k > 0 {
                     q.push(", ");
                 }
-                q.list([*cid, *n, *first, *last]);
+                q.list([*cid]);
             }
-            q.push(") AS v WHERE customers.id = v.column1");
+            if backend == Backend::Postgres {
+                q.push(" ON CONFLICT DO NOTHING");
+            }
             pipe.exec(q.into_query()).await?;
         }
         Ok(())

@@ -8,6 +8,7 @@
 
 use super::customers::{insert_note, upsert_customer_mode, UpsertMode};
 use super::orders::insert_order;
+use super::sql::{fetch_json_rows, json_rows, Sql};
 use super::{audit, now_ms, Store};
 use crate::error::{AppError, AppResult};
 use crate::validate::{ValidCustomer, ValidOrder};
@@ -500,6 +501,63 @@ impl Store {
         }
     }
 
+    /// Recount the order counters (count, first and last order) of the customers a bulk
+    /// import marked in `customer_counters_stale`, in order of id, a few thousand per
+    /// transaction; the number recounted. Run at the end of every import and at start-up (an
+    /// import that stopped half-way leaves its marks); running it at any other time is
+    /// harmless, since a recount is exact whenever it runs.
+    pub async fn refresh_stale_counters(&self) -> AppResult<u64> {
+        const CHUNK: i64 = 2000;
+        let mut done = 0u64;
+        loop {
+            // The list is read outside the write transaction: the recount reads the orders as
+            // they are when it runs, so an id marked meanwhile is simply recounted next round.
+            let mut q = json_rows(self.backend, "customer_id");
+            q.push(
+                "FROM (SELECT customer_id FROM customer_counters_stale ORDER BY customer_id LIMIT ",
+            )
+            .int(CHUNK)
+            .push(") AS t");
+            let ids: Vec<(i64,)> = {
+                let mut conn = self.write.acquire().await?;
+                fetch_json_rows(&mut conn, q).await?
+            };
+            if ids.is_empty() {
+                return Ok(done);
+            }
+            // The recount joins the marks themselves (one id range per transaction); the
+            // ids read above only bound the range. Every mark in it is recounted and removed
+            // in the same write transaction.
+            let (first, last) = (ids[0].0, ids[ids.len() - 1].0);
+            let mut update = Sql::for_backend(
+                "UPDATE customers SET orders_count = s.n, first_order_at = s.f, last_order_at = s.l \
+                 FROM (SELECT st.customer_id AS cid, COUNT(o.id) AS n, MIN(o.placed_at) AS f, MAX(o.placed_at) AS l \
+                 FROM customer_counters_stale st \
+                 LEFT JOIN orders o ON o.customer_id = st.customer_id AND o.status <> 'cancelled' \
+                 WHERE st.customer_id BETWEEN ",
+                self.backend,
+            );
+            update
+                .int(first)
+                .push(" AND ")
+                .int(last)
+                .push(" GROUP BY st.customer_id) AS s WHERE customers.id = s.cid");
+            let mut delete = Sql::for_backend(
+                "DELETE FROM customer_counters_stale WHERE customer_id BETWEEN ",
+                self.backend,
+            );
+            delete.int(first).push(" AND ").int(last);
+            let mut tx = self.write.begin().await?;
+            update.into_query().execute(&mut *tx).await?;
+            delete.into_query().execute(&mut *tx).await?;
+            tx.commit().await?;
+            done += ids.len() as u64;
+            if (ids.len() as i64) < CHUNK {
+                return Ok(done);
+            }
+        }
+    }
+
     /// Write one batch and commit it; outcomes in row order (the demo loader's path).
     pub async fn import_batch(
         &self,
@@ -509,7 +567,9 @@ impl Store {
     ) -> AppResult<Vec<RowResult>> {
         let mut w = self.import_writer(workspace_id, actor);
         w.write(batch).await?;
-        Ok(w.commit().await?.into_iter().map(|(_, r)| r).collect())
+        let out = w.commit().await?.into_iter().map(|(_, r)| r).collect();
+        self.refresh_stale_counters().await?;
+        Ok(out)
     }
 
     pub async fn start_import(

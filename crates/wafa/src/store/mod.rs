@@ -113,6 +113,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/sqlite/0006_import_lean.sql"),
         postgres: include_str!("migrations/postgres/0006_import_lean.sql"),
     },
+    Migration {
+        version: 7,
+        name: "stale_counters",
+        sqlite: include_str!("migrations/sqlite/0007_stale_counters.sql"),
+        postgres: include_str!("migrations/postgres/0007_stale_counters.sql"),
+    },
 ];
 
 /// Turn `wafa.db`, `./data/wafa.db` or `sqlite://…` into an sqlx SQLite URL that creates the
@@ -202,6 +208,9 @@ impl Store {
             }
         };
         store.migrate().await?;
+        // Order counters an import left stale when it stopped half-way (see
+        // `refresh_stale_counters`); nothing to do, one indexed read, on a normal start.
+        store.refresh_stale_counters().await?;
         Ok(store)
     }
 

@@ -124,6 +124,8 @@ impl Sql {
 
 /// The head of a query whose result rows come back as one JSON array of arrays (`cols` in
 /// order), to be read by [`fetch_json_rows`]; the caller appends `FROM …`.
+/// An `ORDER BY` or `LIMIT` belongs in a subquery (`FROM (SELECT … LIMIT n) AS t`): at this
+/// level it would apply to the one aggregated row.
 ///
 /// Why: a result row crosses from SQLite's worker thread one at a time (a channel send and a
 /// wake-up each) and each value is copied twice on the way; for the thousands of rows a bulk
@@ -184,8 +186,7 @@ impl Pipe {
         cols: &[&str],
         rows: Vec<Vec<Val>>,
     ) -> AppResult<()> {
-        let mut chunks = InsertChunks::new(self.backend, table, cols, rows);
-        while let Some(q) = chunks.next() {
+        for q in InsertChunks::new(self.backend, table, cols, rows) {
             self.exec(q.into_query()).await?;
         }
         Ok(())
@@ -249,8 +250,7 @@ pub(crate) async fn insert_rows(
     cols: &[&str],
     rows: Vec<Vec<Val>>,
 ) -> AppResult<()> {
-    let mut chunks = InsertChunks::new(backend, table, cols, rows);
-    while let Some(q) = chunks.next() {
+    for q in InsertChunks::new(backend, table, cols, rows) {
         q.into_query().execute(&mut *conn).await?;
     }
     Ok(())
