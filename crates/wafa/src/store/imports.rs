@@ -502,12 +502,16 @@ impl Store {
     }
 
     /// Recount the order counters (count, first and last order) of the customers a bulk
-    /// import marked in `customer_counters_stale`, in order of id, a few thousand per
-    /// transaction; the number recounted. Run at the end of every import and at start-up (an
+    /// import marked in `customer_counters_stale`, in order of id, 20,000 per transaction;
+    /// the number recounted. Run at the end of every import and at start-up (an
     /// import that stopped half-way leaves its marks); running it at any other time is
     /// harmless, since a recount is exact whenever it runs.
     pub async fn refresh_stale_counters(&self) -> AppResult<u64> {
-        const CHUNK: i64 = 2000;
+        // Why 20,000: each recounted customer moves its entry in the index by last order, a
+        // random page, and a transaction writes each page it dirtied once. Measured on 847k
+        // stale customers (SQLite): 2,000 per transaction 41 s, 20,000 per transaction 13 s,
+        // each transaction holding the writer ~0.3 s.
+        const CHUNK: i64 = 20_000;
         let mut done = 0u64;
         loop {
             // The list is read outside the write transaction: the recount reads the orders as
