@@ -11,9 +11,6 @@
 use super::imports::{CustomerImportRow, OrderImportRow, RowOutcome};
 use super::orders::implied_history;
 use super::sql::{fetch_json_rows, json_rows, pipelined, Pipe, Sql, Val};
-
-/// Values per `IN (…)` list of a bulk lookup: a batch's identities in a few statements.
-const LOOKUP_CHUNK: usize = 1000;
 use super::{now_ms, Backend};
 use crate::error::AppResult;
 use crate::validate::{IdentityKind, ValidCustomer};
@@ -21,6 +18,9 @@ use serde_json::{json, Value};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::{HashMap, HashSet};
 use wafa_domain::{OrderStatus, PaymentMethod};
+
+/// Values per `IN (…)` list of a bulk lookup: a batch's identities in a few statements.
+const LOOKUP_CHUNK: usize = 1000;
 
 /// Columns of a `timeline` row, as the bulk paths write them.
 const TIMELINE_COLS: [&str; 7] = [
@@ -360,11 +360,10 @@ pub(crate) async fn customers(
     for (&i, &id) in new_rows.iter().zip(&ids) {
         outcomes[i] = Some((RowOutcome::Created, id));
     }
-    let (companies_r, ids_r, new_r) = (&companies, &ids, &new_rows);
-    let (with_note_r, note_ids_r) = (&with_note, &note_ids);
+    // Borrowed into the pipelined block (which moves what it captures).
+    let (companies, ids, new_rows) = (&companies, &ids, &new_rows);
+    let (with_note, note_ids) = (&with_note, &note_ids);
     pipelined(conn, backend, |pipe| async move {
-        let (companies, ids, new_rows) = (companies_r, ids_r, new_r);
-        let (with_note, note_ids) = (with_note_r, note_ids_r);
         let mut created_rows = NewCustomers::default();
         for (&i, &id) in new_rows.iter().zip(ids) {
             let v = &rows[i].customer;
@@ -513,9 +512,12 @@ pub(crate) async fn orders(
         outcomes[i] = Some((RowOutcome::Created, id));
     }
     // Each table's rows are built while the previous table's statements run (see `pipelined`).
-    let (fast_r, ids_r) = (&fast, &ids);
+    let orders = || {
+        fast.iter()
+            .zip(&ids)
+            .map(|(&(i, cid), &id)| (&rows[i], cid, id))
+    };
     pipelined(conn, backend, |pipe| async move {
-        let orders = || fast_r.iter().zip(ids_r).map(|(&(i, cid), &id)| (&rows[i], cid, id));
         let o_rows = orders()
             .map(|(r, cid, id)| {
                 let o = &r.order;

@@ -8,7 +8,7 @@
 
 use super::customers::{insert_note, upsert_customer_mode, UpsertMode};
 use super::orders::insert_order;
-use super::sql::{fetch_json_rows, json_rows, Sql};
+use super::sql::Sql;
 use super::{audit, now_ms, Store};
 use crate::error::{AppError, AppResult};
 use crate::validate::{ValidCustomer, ValidOrder};
@@ -514,25 +514,24 @@ impl Store {
         const CHUNK: i64 = 20_000;
         let mut done = 0u64;
         loop {
-            // The list is read outside the write transaction: the recount reads the orders as
-            // they are when it runs, so an id marked meanwhile is simply recounted next round.
-            let mut q = json_rows(self.backend, "customer_id");
-            q.push(
-                "FROM (SELECT customer_id FROM customer_counters_stale ORDER BY customer_id LIMIT ",
+            // The next range of marks, read outside the write transaction: the recount reads
+            // the orders as they are when it runs, so a mark added meanwhile is recounted too.
+            let range = sqlx::query(
+                "SELECT MIN(customer_id) AS first, MAX(customer_id) AS last, COUNT(*) AS n \
+                 FROM (SELECT customer_id FROM customer_counters_stale ORDER BY customer_id LIMIT $1) AS t",
             )
-            .int(CHUNK)
-            .push(") AS t");
-            let ids: Vec<(i64,)> = {
-                let mut conn = self.write.acquire().await?;
-                fetch_json_rows(&mut conn, q).await?
-            };
-            if ids.is_empty() {
+            .bind(CHUNK)
+            .fetch_one(&self.write)
+            .await?;
+            let (Some(first), Some(last)) = (
+                range.try_get::<Option<i64>, _>("first")?,
+                range.try_get::<Option<i64>, _>("last")?,
+            ) else {
                 return Ok(done);
-            }
-            // The recount joins the marks themselves (one id range per transaction); the
-            // ids read above only bound the range. Every mark in it is recounted and removed
-            // in the same write transaction.
-            let (first, last) = (ids[0].0, ids[ids.len() - 1].0);
+            };
+            let n: i64 = range.try_get("n")?;
+            // The recount joins the marks themselves; every mark in the range is recounted
+            // and removed in the same write transaction.
             let mut update = Sql::for_backend(
                 "UPDATE customers SET orders_count = s.n, first_order_at = s.f, last_order_at = s.l \
                  FROM (SELECT st.customer_id AS cid, COUNT(o.id) AS n, MIN(o.placed_at) AS f, MAX(o.placed_at) AS l \
@@ -555,8 +554,8 @@ impl Store {
             update.into_query().execute(&mut *tx).await?;
             delete.into_query().execute(&mut *tx).await?;
             tx.commit().await?;
-            done += ids.len() as u64;
-            if (ids.len() as i64) < CHUNK {
+            done += n as u64;
+            if n < CHUNK {
                 return Ok(done);
             }
         }

@@ -40,6 +40,7 @@ impl From<Option<String>> for Val {
 }
 
 /// SQL text plus its parameters, numbered `$1…` as they are appended.
+#[derive(Clone)]
 pub(crate) struct Sql {
     pub sql: String,
     args: Vec<Val>,
@@ -108,17 +109,10 @@ impl Sql {
         }
         q
     }
-    pub fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
-        let mut q = sqlx::query(AssertSqlSafe(self.sql.clone()));
-        for a in &self.args {
-            q = match a {
-                Val::I(v) => q.bind(*v),
-                Val::S(v) => q.bind(v.as_str()),
-                Val::NI(v) => q.bind(*v),
-                Val::NS(v) => q.bind(v.as_deref()),
-            };
-        }
-        q
+    /// The statement, for a caller that keeps the builder (a copy of its text and values;
+    /// [`into_query`](Self::into_query) moves them).
+    pub fn query(&self) -> AnyQuery {
+        self.clone().into_query()
     }
 }
 
