@@ -324,6 +324,12 @@ pub async fn import_csv(
             decoded.encoding.as_str(),
         )
         .await?;
+    // A large order file on SQLite builds three secondary indexes once at the end instead of
+    // row by row (see `store/deferred_indexes.rs`); they are built again below, also when
+    // the import fails.
+    if format == CsvFormat::GenericOrders {
+        store.defer_indexes_for_order_import(estimate).await?;
+    }
     // Parsing and validation run on a blocking thread, a few batches ahead of the writer,
     // so the two overlap (on SQLite the writer is the bottleneck; parsing was a third of
     // the import's time when it ran between the batches).
@@ -374,8 +380,10 @@ pub async fn import_csv(
     .await;
     drop(writer);
     // The customers' order counters, which the bulk path leaves to this recount (see
-    // `bulk::orders`); also after a failed import, for the batches it committed.
+    // `bulk::orders`); also after a failed import, for the batches it committed. Then the
+    // indexes a bulk load deferred, after the recount, which would move entries in one.
     store.refresh_stale_counters().await?;
+    store.restore_deferred_indexes().await?;
     errors.sort_by_key(|e| e.line);
     let stored = serde_json::to_value(errors.iter().take(STORED_ERRORS).collect::<Vec<_>>())
         .unwrap_or_default();

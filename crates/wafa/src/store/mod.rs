@@ -15,6 +15,7 @@ mod apply;
 mod bulk;
 mod console;
 mod customers;
+mod deferred_indexes;
 mod deliveries;
 mod imports;
 mod merges;
@@ -67,6 +68,8 @@ pub struct Store {
     write: AnyPool,
     /// Where acknowledgements' delivery inserts are group-committed (see `deliveries.rs`).
     acks: deliveries::AckQueue,
+    /// The smallest order import that defers index maintenance (see `deferred_indexes.rs`).
+    bulk_load_min_rows: u64,
 }
 
 struct Migration {
@@ -118,6 +121,12 @@ const MIGRATIONS: &[Migration] = &[
         name: "stale_counters",
         sqlite: include_str!("migrations/sqlite/0007_stale_counters.sql"),
         postgres: include_str!("migrations/postgres/0007_stale_counters.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "deferred_indexes",
+        sqlite: include_str!("migrations/sqlite/0008_deferred_indexes.sql"),
+        postgres: include_str!("migrations/postgres/0008_deferred_indexes.sql"),
     },
 ];
 
@@ -190,6 +199,7 @@ impl Store {
                     read,
                     write,
                     acks: Default::default(),
+                    bulk_load_min_rows: deferred_indexes::DEFAULT_BULK_LOAD_MIN_ROWS,
                 }
             }
             Backend::Postgres => {
@@ -204,9 +214,13 @@ impl Store {
                     read: pool.clone(),
                     write: pool,
                     acks: Default::default(),
+                    bulk_load_min_rows: deferred_indexes::DEFAULT_BULK_LOAD_MIN_ROWS,
                 }
             }
         };
+        // Indexes a bulk import that stopped half-way left unbuilt, before any migration
+        // might refer to them (see `deferred_indexes.rs`).
+        store.restore_deferred_indexes().await?;
         store.migrate().await?;
         // Order counters an import left stale when it stopped half-way (see
         // `refresh_stale_counters`); nothing to do, one indexed read, on a normal start.
