@@ -260,6 +260,36 @@ fn parse_file(
     Ok(())
 }
 
+/// What an import leaves to its end (stale order counters, deferred indexes), finished in
+/// the background if the import's future is dropped before then: an HTTP import is
+/// cancelled when its client disconnects, and the server would otherwise run without those
+/// indexes until its next start.
+struct FinishOnDrop(Option<Store>);
+
+impl FinishOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        let Some(store) = self.0.take() else { return };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return; // no runtime left (process exit): the next start finishes it
+        };
+        rt.spawn(async move {
+            let finished = async {
+                store.refresh_stale_counters().await?;
+                store.restore_deferred_indexes().await
+            };
+            if let Err(e) = finished.await {
+                tracing::warn!(error = %e, "finishing a cancelled import; the next start retries");
+            }
+        });
+    }
+}
+
 /// Import a CSV file's bytes. `progress(rows_done, rows_estimate)` is called after each batch.
 pub async fn import_csv(
     store: &Store,
@@ -324,6 +354,7 @@ pub async fn import_csv(
             decoded.encoding.as_str(),
         )
         .await?;
+    let finish_if_dropped = FinishOnDrop(Some(store.clone()));
     // A large order file on SQLite builds three secondary indexes once at the end instead of
     // row by row (see `store/deferred_indexes.rs`); they are built again below, also when
     // the import fails.
@@ -384,6 +415,7 @@ pub async fn import_csv(
     // indexes a bulk load deferred, after the recount, which would move entries in one.
     store.refresh_stale_counters().await?;
     store.restore_deferred_indexes().await?;
+    finish_if_dropped.disarm();
     errors.sort_by_key(|e| e.line);
     let stored = serde_json::to_value(errors.iter().take(STORED_ERRORS).collect::<Vec<_>>())
         .unwrap_or_default();
