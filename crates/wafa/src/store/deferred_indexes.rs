@@ -2,14 +2,16 @@
 //! import instead of being kept in step row by row.
 //!
 //! Why: an imported order lands at a random place in `timeline_customer` (by customer) and
-//! `orders_ws_dashboard` (by currency and date), so every import transaction dirtied most of
-//! their pages and wrote them all again at its commit. Measured on the 1M-customer / 5M-line
-//! benchmark: without them the orders file imported in 93 s instead of 180 s, and building
-//! them afterwards (a sort, written once) took ~10 s. Neither is read by the import itself.
+//! `orders_ws_dashboard` (by currency and date), and the counter recount at the end moves
+//! most customers' entries in `customers_ws_last_order`, so every transaction dirtied most
+//! of their pages and wrote them all again at its commit. Measured on the 1M-customer /
+//! 5M-line benchmark: the orders file took 127-130 s instead of 158-180 s, including
+//! building the three afterwards (a sort each, written once: ~13 s). None is read by the
+//! import itself.
 //!
-//! The price: while such an import runs, a customer's timeline and the console's order
-//! dashboards read without these indexes (slower, still correct), in every workspace of the
-//! file. So only imports at least as large as what is already stored defer them (a first
+//! The price: while such an import runs, customer timelines, the console's order dashboards
+//! and the customer list sorted by last order read without these indexes (slower, still
+//! correct), in every workspace of the database. So only imports at least as large as what is already stored defer them (a first
 //! load, a migration from another system), never the everyday ones.
 //!
 //! Crash safety: the indexes' definitions are saved in `deferred_indexes` in the same
@@ -104,6 +106,8 @@ impl Store {
         if table.is_none() {
             return Ok(0); // a database from before migration 8
         }
+        // Read outside a write transaction first: this runs at every start, and nearly
+        // always finds nothing, which needs no write lock.
         let pending = sqlx::query("SELECT 1 AS x FROM deferred_indexes LIMIT 1")
             .fetch_optional(&self.write)
             .await?;
