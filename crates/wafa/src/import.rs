@@ -159,21 +159,27 @@ fn file_history(
     h
 }
 
-/// Gathers parsed rows into batches of [`BATCH`] (the good rows and the errors met on the
+/// Gathers parsed rows into batches of `size` rows (the good rows and the errors met on the
 /// way) and hands each to the writer.
 struct Batcher<'a, T> {
     tx: &'a tokio::sync::mpsc::Sender<Parsed>,
     wrap: fn(Vec<T>) -> ImportBatch,
+    size: usize,
     rows: Vec<T>,
     errors: Vec<ImportRowError>,
 }
 
 impl<'a, T> Batcher<'a, T> {
-    fn new(tx: &'a tokio::sync::mpsc::Sender<Parsed>, wrap: fn(Vec<T>) -> ImportBatch) -> Self {
+    fn new(
+        tx: &'a tokio::sync::mpsc::Sender<Parsed>,
+        wrap: fn(Vec<T>) -> ImportBatch,
+        size: usize,
+    ) -> Self {
         Batcher {
             tx,
             wrap,
-            rows: Vec::with_capacity(BATCH),
+            size,
+            rows: Vec::with_capacity(size),
             errors: Vec::new(),
         }
     }
@@ -183,16 +189,19 @@ impl<'a, T> Batcher<'a, T> {
             Ok(r) => self.rows.push(r),
             Err(e) => self.errors.push(e),
         }
-        self.rows.len() + self.errors.len() < BATCH || self.flush()
+        self.rows.len() + self.errors.len() < self.size || self.flush()
     }
     fn flush(&mut self) -> bool {
-        let rows = (self.wrap)(std::mem::replace(&mut self.rows, Vec::with_capacity(BATCH)));
+        let rows = (self.wrap)(std::mem::replace(
+            &mut self.rows,
+            Vec::with_capacity(self.size),
+        ));
         let errors = std::mem::take(&mut self.errors);
         self.tx.blocking_send(Parsed { rows, errors }).is_ok()
     }
 }
 
-/// Parse and validate the whole file, sending batches of [`BATCH`] rows to the writer.
+/// Parse and validate the whole file, sending batches of `batch_rows` rows to the writer.
 /// Stops early (without error) when the writer has gone away.
 fn parse_file(
     format: CsvFormat,
@@ -200,12 +209,13 @@ fn parse_file(
     source_id: i64,
     region: Region,
     now: i64,
+    batch_rows: usize,
     tx: &tokio::sync::mpsc::Sender<Parsed>,
 ) -> Result<(), FileError> {
     match format {
         CsvFormat::ShopifyCustomers => {
             let csv = CustomerCsv::new(text.as_bytes(), Some(source_id))?;
-            let mut batches = Batcher::new(tx, ImportBatch::Customers);
+            let mut batches = Batcher::new(tx, ImportBatch::Customers, batch_rows);
             for row in csv.rows() {
                 let row = match row {
                     Err(e) => Err(row_error(e.line, e.code, e.field, e.message)),
@@ -227,7 +237,7 @@ fn parse_file(
         }
         CsvFormat::GenericOrders => {
             let csv = OrderCsv::new(text.as_bytes(), Some(source_id))?;
-            let mut batches = Batcher::new(tx, ImportBatch::Orders);
+            let mut batches = Batcher::new(tx, ImportBatch::Orders, batch_rows);
             for row in csv.rows() {
                 let row = match row {
                     Err(e) => Err(row_error(e.line, e.code, e.field, e.message)),
@@ -368,8 +378,14 @@ pub async fn import_csv(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Parsed>(4);
     let region = req.region;
     let now = crate::store::now_ms();
-    let parser =
-        tokio::task::spawn_blocking(move || parse_file(format, &text, source_id, region, now, &tx));
+    let batch_rows = if store.is_bulk_load(estimate) {
+        store.bulk_load_batch_rows()
+    } else {
+        BATCH
+    };
+    let parser = tokio::task::spawn_blocking(move || {
+        parse_file(format, &text, source_id, region, now, batch_rows, &tx)
+    });
     let mut tally = Tally::default();
     let mut errors: Vec<ImportRowError> = Vec::new();
     // Rows handed to the writer but not yet committed (they count once committed).

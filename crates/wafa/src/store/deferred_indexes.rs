@@ -1,5 +1,6 @@
-//! Bulk loads on SQLite: three secondary indexes are built once at the end of a large order
-//! import instead of being kept in step row by row.
+//! Bulk loads (imports of at least [`DEFAULT_BULK_LOAD_MIN_ROWS`] rows): written in larger
+//! batches ([`DEFAULT_BULK_LOAD_BATCH_ROWS`]), and on SQLite three secondary indexes are
+//! built once at the end of a large order import instead of being kept in step row by row.
 //!
 //! Why: an imported order lands at a random place in `timeline_customer` (by customer) and
 //! `orders_ws_dashboard` (by currency and date), and the counter recount at the end moves
@@ -42,11 +43,42 @@ const DEFERRABLE: [&str; 3] = [
 /// Imports of fewer CSV rows than this always keep the indexes in step.
 pub const DEFAULT_BULK_LOAD_MIN_ROWS: u64 = 100_000;
 
+/// Rows per batch of a bulk load (an import of at least [`DEFAULT_BULK_LOAD_MIN_ROWS`] rows);
+/// everyday imports use `import::BATCH` (2,000).
+///
+/// Why larger: a batch's fixed costs (its lookup statements, whose `IN` lists differ in
+/// length from batch to batch and are prepared anew, the last, shorter statement of each
+/// table, and the idle moments while the first statement of a batch is built and after its
+/// last one has run) are paid a quarter as often. Measured at 1M customers / 5M order lines
+/// (SQLite, one machine, one session): 34,924–41,406 rows/s end to end in three runs,
+/// against 28,637–31,413 in three runs with batches of 2,000; 20,000 rows gave 38,553.
+/// The price: an acknowledgement that waits for the writer during a bulk load waits for the
+/// current batch, up to ~0.4 s for a customers file, instead of under 0.1 s.
+pub const DEFAULT_BULK_LOAD_BATCH_ROWS: usize = 8000;
+
 impl Store {
-    /// The smallest order import (in CSV rows) that defers index maintenance; see the module
-    /// documentation. Tests lower it to exercise the deferral with small files.
+    /// The smallest import (in CSV rows) that is a bulk load: it is written in larger
+    /// batches ([`bulk_load_batch_rows`](Self::bulk_load_batch_rows)) and, for an order
+    /// import on SQLite, defers index maintenance (see the module documentation). Tests
+    /// lower it to exercise both with small files.
     pub fn set_bulk_load_min_rows(&mut self, rows: u64) {
         self.bulk_load_min_rows = rows;
+    }
+
+    /// Rows per batch of a bulk load ([`DEFAULT_BULK_LOAD_BATCH_ROWS`] unless set). Tests
+    /// lower it so that small files still span several batches.
+    pub fn set_bulk_load_batch_rows(&mut self, rows: usize) {
+        self.bulk_load_batch_rows = rows.max(1);
+    }
+
+    pub fn bulk_load_batch_rows(&self) -> usize {
+        self.bulk_load_batch_rows
+    }
+
+    /// Whether an import of `incoming_rows` CSV rows is a bulk load (see
+    /// [`set_bulk_load_min_rows`](Self::set_bulk_load_min_rows)), on either backend.
+    pub fn is_bulk_load(&self, incoming_rows: u64) -> bool {
+        incoming_rows >= self.bulk_load_min_rows
     }
 
     /// Drop the deferrable indexes for an order import of about `incoming_rows` CSV rows, if

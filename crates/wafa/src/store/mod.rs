@@ -70,6 +70,7 @@ pub struct Store {
     acks: deliveries::AckQueue,
     /// The smallest order import that defers index maintenance (see `deferred_indexes.rs`).
     bulk_load_min_rows: u64,
+    bulk_load_batch_rows: usize,
 }
 
 struct Migration {
@@ -200,6 +201,7 @@ impl Store {
                     write,
                     acks: Default::default(),
                     bulk_load_min_rows: deferred_indexes::DEFAULT_BULK_LOAD_MIN_ROWS,
+                    bulk_load_batch_rows: deferred_indexes::DEFAULT_BULK_LOAD_BATCH_ROWS,
                 }
             }
             Backend::Postgres => {
@@ -215,6 +217,7 @@ impl Store {
                     write: pool,
                     acks: Default::default(),
                     bulk_load_min_rows: deferred_indexes::DEFAULT_BULK_LOAD_MIN_ROWS,
+                    bulk_load_batch_rows: deferred_indexes::DEFAULT_BULK_LOAD_BATCH_ROWS,
                 }
             }
         };
