@@ -68,8 +68,10 @@ pub struct Store {
     write: AnyPool,
     /// Where acknowledgements' delivery inserts are group-committed (see `deliveries.rs`).
     acks: deliveries::AckQueue,
-    /// The smallest order import that defers index maintenance (see `deferred_indexes.rs`).
+    /// The smallest import that is a bulk load: larger batches, and on SQLite an order
+    /// import defers index maintenance (see `deferred_indexes.rs`).
     bulk_load_min_rows: u64,
+    /// Rows per batch of a bulk load.
     bulk_load_batch_rows: usize,
 }
 
