@@ -86,7 +86,7 @@ impl Store {
     /// it is a bulk load: SQLite, at least the minimum, and at least as many rows as the
     /// timeline already holds. Whether they were deferred.
     pub async fn defer_indexes_for_order_import(&self, incoming_rows: u64) -> AppResult<bool> {
-        if self.backend != Backend::Sqlite || incoming_rows < self.bulk_load_min_rows {
+        if self.backend != Backend::Sqlite || !self.is_bulk_load(incoming_rows) {
             return Ok(false);
         }
         let stored: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) AS n FROM timeline")
