@@ -392,14 +392,20 @@ pub async fn import_csv(
     let mut in_flight: i64 = 0;
     let mut writer = store.import_writer(req.workspace_id, req.actor);
     let result: AppResult<()> = async {
-        while let Some(batch) = rx.recv().await {
+        // The batch after the current one, when the parser has it ready: the writer queues
+        // its lookups ahead of the current batch's inserts (see `ImportWriter::write`).
+        let mut next = rx.recv().await;
+        while let Some(batch) = next.take() {
+            next = rx.try_recv().ok();
             for e in batch.errors {
                 tally.fail();
                 errors.push(e);
             }
             let before = tally.c[0] + in_flight;
             in_flight += batch.rows.len() as i64;
-            writer.write(batch.rows).await?;
+            writer
+                .write(batch.rows, next.as_ref().map(|n| &n.rows))
+                .await?;
             let done = tally.c[0] + in_flight;
             // Keep the planner's picture of the growing tables current (see
             // `Store::refresh_statistics`): after 2k, 20k and 200k rows.
@@ -416,6 +422,9 @@ pub async fn import_csv(
             in_flight -= committed.len() as i64;
             tally.record(committed, &mut errors);
             progress(done as u64, estimate);
+            if next.is_none() {
+                next = rx.recv().await;
+            }
         }
         let committed = writer.commit().await?;
         tally.record(committed, &mut errors);

@@ -8,12 +8,15 @@
 //! (`upsert_customer_mode`, `insert_order`) afterwards, so the results equal writing the
 //! rows one by one in file order.
 
-use super::imports::{CustomerImportRow, OrderImportRow, RowOutcome};
+use super::imports::{CustomerImportRow, ImportBatch, OrderImportRow, RowOutcome};
 use super::orders::implied_history;
-use super::sql::{fetch_json_rows, json_rows, pipelined, Pipe, Sql, Val};
+use super::sql::{
+    fetch_json_rows, json_rows, parse_json_rows, pipelined, Cmd, ConnWork, Pipe, Reply, Sql, Val,
+};
 use super::{now_ms, Backend};
 use crate::error::AppResult;
 use crate::validate::{IdentityKind, ValidCustomer, ValidIdentity};
+use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
 use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use std::collections::{HashMap, HashSet};
@@ -40,52 +43,6 @@ type Holders = HashMap<(String, i64, String), Vec<(i64, bool)>>;
 
 fn key(kind: IdentityKind, source_id: i64, value: &str) -> Key {
     (kind.as_str(), source_id, value.to_owned())
-}
-
-/// Holders of the batch's identities that `pick` selects: key → [(customer id, verified)].
-/// One query per kind, so each walks the (workspace_id, kind, value) index. A value looked
-/// up has all its holders in the result, whatever their source.
-async fn identity_holders(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    ws: i64,
-    rows: &[&ValidCustomer],
-    pick: impl Fn(&ValidIdentity) -> bool,
-) -> AppResult<Holders> {
-    let mut out: Holders = HashMap::new();
-    for kind in [
-        IdentityKind::Email,
-        IdentityKind::Phone,
-        IdentityKind::External,
-    ] {
-        let mut values: Vec<&String> = rows
-            .iter()
-            .flat_map(|c| {
-                c.identities
-                    .iter()
-                    .filter(|i| i.kind == kind && pick(i))
-                    .map(|i| &i.value)
-            })
-            .collect();
-        values.sort();
-        values.dedup();
-        for chunk in values.chunks(LOOKUP_CHUNK) {
-            let mut q = json_rows(backend, "source_id, value, customer_id, verified");
-            q.push("FROM identities WHERE workspace_id = ")
-                .int(ws)
-                .push(" AND kind = ")
-                .text(kind.as_str())
-                .push(" AND value IN ")
-                .list(chunk.iter().map(|s| Val::S((*s).clone())));
-            let found: Vec<(i64, String, i64, i64)> = fetch_json_rows(conn, q).await?;
-            for (source_id, value, customer_id, verified) in found {
-                out.entry((kind.as_str().to_owned(), source_id, value))
-                    .or_default()
-                    .push((customer_id, verified != 0));
-            }
-        }
-    }
-    Ok(out)
 }
 
 enum Resolution {
@@ -148,9 +105,6 @@ fn resolve(v: &ValidCustomer, holders: &Holders) -> Resolution {
     Resolution::Slow
 }
 
-/// `n` fresh ids for `table`. SQLite: the writer connection is the only writer, so the next
-/// ids after the current maximum are ours (AUTOINCREMENT follows explicit ids). PostgreSQL:
-/// drawn from the table's sequence.
 /// New customers' rows for multi-row inserts: the customer, its identities, name search
 /// words, tags and "customer created" timeline entry — what `upsert_customer_mode` writes for
 /// one new customer. Shared by imports and the events API's first-seen users.
@@ -285,6 +239,9 @@ impl NewCustomers {
     }
 }
 
+/// `n` fresh ids for `table`. SQLite: the writer connection is the only writer, so the next
+/// ids after the current maximum are ours (AUTOINCREMENT follows explicit ids). PostgreSQL:
+/// drawn from the table's sequence.
 pub(crate) async fn reserve_ids(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -324,221 +281,693 @@ pub(crate) async fn reserve_ids(
     }
 }
 
-/// Customers: bulk-insert the new ones, then the rest one by one. Outcomes in row order.
-pub(crate) async fn customers(
-    conn: &mut AnyConnection,
+/// What a batch's bulk write learns from the database before it is planned: the replies of
+/// the queries [`queue_lookups`] queued.
+///
+/// Why queued rather than asked: the import writer queues the next batch's lookups ahead of
+/// this batch's inserts, so the database answers them while this batch is being prepared
+/// and inserted, and the next batch is planned while these inserts run (see
+/// `imports::ImportWriter`). What the lookups cannot see yet (the rows the batches planned
+/// in between write) the [`Overlay`] adds.
+pub(crate) struct Lookups {
+    companies: Option<Reply<HashMap<String, i64>>>,
+    identities: Vec<(IdentityKind, Reply<String>)>,
+    existing: Vec<(i64, Reply<String>)>,
+    ids: Vec<(&'static str, Reply<String>)>,
+}
+
+/// What the batches planned in the open transaction write that a lookup queued before their
+/// inserts does not see, and (SQLite) the next free id of each table after them.
+#[derive(Default)]
+pub(crate) struct Overlay {
+    /// The new customers' identities of the last planned batch.
+    holders: Holders,
+    /// The orders of the last planned batch: (source, external id) → id.
+    orders: HashMap<(i64, String), i64>,
+    /// SQLite: the first id after the rows planned so far, per table.
+    next_ids: HashMap<&'static str, i64>,
+}
+
+impl Overlay {
+    /// Forget the planned rows (they are committed, or rolled back); the id counters stay,
+    /// since a lookup also reads the stored maximum.
+    pub(crate) fn committed(&mut self) {
+        self.holders.clear();
+        self.orders.clear();
+    }
+}
+
+/// Queue the query reserving ids for up to `n` new rows of `table`.
+///
+/// SQLite: the first id after the stored maximum (and `sqlite_sequence`); the writer
+/// connection is the only writer, so the ids after it are ours, and the [`Overlay`] adds the
+/// rows planned but not yet inserted. PostgreSQL: `n` values drawn from the table's
+/// sequence, an upper bound (the rows not written leave a gap, as any rolled-back insert
+/// does).
+async fn queue_ids(
+    pipe: &Pipe,
     backend: Backend,
+    table: &'static str,
+    n: usize,
+) -> AppResult<Option<(&'static str, Reply<String>)>> {
+    if n == 0 {
+        return Ok(None);
+    }
+    let q = match backend {
+        Backend::Sqlite => {
+            let mut q = json_rows(backend, "f");
+            q.push(&format!(
+                "FROM (SELECT MAX(COALESCE((SELECT MAX(id) FROM {table}), 0), \
+                 COALESCE((SELECT MAX(seq) FROM sqlite_sequence WHERE name = "
+            ))
+            .text(table)
+            .push("), 0)) + 1 AS f) AS t");
+            q
+        }
+        Backend::Postgres => {
+            let mut q = json_rows(
+                backend,
+                &format!("nextval(pg_get_serial_sequence('{table}', 'id'))"),
+            );
+            q.push("FROM generate_series(1, ").int(n as i64).push(")");
+            q
+        }
+    };
+    Ok(Some((table, pipe.fetch(q).await?)))
+}
+
+/// Ids reserved by [`queue_ids`], handed out in order.
+enum IdBlock {
+    /// SQLite: the next free id.
+    Next(i64),
+    /// PostgreSQL: values drawn from the sequence.
+    Drawn(std::collections::VecDeque<i64>),
+}
+
+impl IdBlock {
+    async fn new(
+        reply: Option<Reply<String>>,
+        backend: Backend,
+        table: &'static str,
+        overlay: &Overlay,
+    ) -> AppResult<IdBlock> {
+        let values: Vec<i64> = match reply {
+            Some(r) => parse_json_rows::<(i64,)>(&r.get().await?)?
+                .into_iter()
+                .map(|(v,)| v)
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(match backend {
+            Backend::Sqlite => {
+                let stored = values.first().copied().unwrap_or(1);
+                IdBlock::Next(stored.max(overlay.next_ids.get(table).copied().unwrap_or(1)))
+            }
+            Backend::Postgres => IdBlock::Drawn(values.into()),
+        })
+    }
+
+    fn take(&mut self, n: usize) -> AppResult<Vec<i64>> {
+        match self {
+            IdBlock::Next(next) => {
+                let ids = (*next..*next + n as i64).collect();
+                *next += n as i64;
+                Ok(ids)
+            }
+            IdBlock::Drawn(d) if d.len() >= n => Ok(d.drain(..n).collect()),
+            IdBlock::Drawn(_) => Err(crate::error::AppError::internal(
+                "bulk write: fewer ids reserved than rows to write",
+            )),
+        }
+    }
+
+    /// Record in `overlay` where the next batch's ids start (SQLite).
+    fn keep(&self, table: &'static str, overlay: &mut Overlay) {
+        if let IdBlock::Next(next) = self {
+            overlay.next_ids.insert(table, *next);
+        }
+    }
+}
+
+fn take_reply(
+    ids: &mut Vec<(&'static str, Reply<String>)>,
+    table: &'static str,
+) -> Option<Reply<String>> {
+    let k = ids.iter().position(|(t, _)| *t == table)?;
+    Some(ids.swap_remove(k).1)
+}
+
+/// Queue the identity lookups of `rows` (those `pick` selects): one query per kind and
+/// [`LOOKUP_CHUNK`] values, so each walks the (workspace_id, kind, value) index. A value
+/// looked up has all its holders in the result, whatever their source.
+async fn queue_identity_lookups(
+    pipe: &Pipe,
+    backend: Backend,
+    ws: i64,
+    rows: &[&ValidCustomer],
+    pick: impl Fn(&ValidIdentity) -> bool,
+) -> AppResult<Vec<(IdentityKind, Reply<String>)>> {
+    let mut out = Vec::new();
+    for kind in [
+        IdentityKind::Email,
+        IdentityKind::Phone,
+        IdentityKind::External,
+    ] {
+        let mut values: Vec<&String> = rows
+            .iter()
+            .flat_map(|c| {
+                c.identities
+                    .iter()
+                    .filter(|i| i.kind == kind && pick(i))
+                    .map(|i| &i.value)
+            })
+            .collect();
+        values.sort();
+        values.dedup();
+        for chunk in values.chunks(LOOKUP_CHUNK) {
+            let mut q = json_rows(backend, "source_id, value, customer_id, verified");
+            q.push("FROM identities WHERE workspace_id = ")
+                .int(ws)
+                .push(" AND kind = ")
+                .text(kind.as_str())
+                .push(" AND value IN ")
+                .list(chunk.iter().map(|s| Val::S((*s).clone())));
+            out.push((kind, pipe.fetch(q).await?));
+        }
+    }
+    Ok(out)
+}
+
+/// The holders the replies of [`queue_identity_lookups`] name, added to `out`.
+async fn read_holders(
+    replies: Vec<(IdentityKind, Reply<String>)>,
+    out: &mut Holders,
+) -> AppResult<()> {
+    for (kind, reply) in replies {
+        let found: Vec<(i64, String, i64, i64)> = parse_json_rows(&reply.get().await?)?;
+        for (source_id, value, customer_id, verified) in found {
+            out.entry((kind.as_str().to_owned(), source_id, value))
+                .or_default()
+                .push((customer_id, verified != 0));
+        }
+    }
+    Ok(())
+}
+
+/// Add the overlay's holders (the rows planned since the lookups were queued) to `holders`.
+/// A holder both stored and planned appears twice, which no decision minds: each counts
+/// distinct customers.
+fn add_planned(holders: &mut Holders, overlay: &Overlay) {
+    for (k, hs) in &overlay.holders {
+        holders
+            .entry(k.clone())
+            .or_default()
+            .extend(hs.iter().copied());
+    }
+}
+
+/// Queue what the bulk write of `batch` needs to know (see [`Lookups`]).
+pub(crate) async fn queue_lookups(
+    pipe: &Pipe,
+    backend: Backend,
+    ws: i64,
+    batch: &ImportBatch,
+) -> AppResult<Lookups> {
+    let mut out = Lookups {
+        companies: None,
+        identities: Vec::new(),
+        existing: Vec::new(),
+        ids: Vec::new(),
+    };
+    match batch {
+        ImportBatch::Customers(rows) => {
+            let mut names: Vec<String> = rows.iter().filter_map(|r| r.company.clone()).collect();
+            names.sort();
+            names.dedup();
+            if !names.is_empty() {
+                // Finding a company may create it: work on the connection, queued in order.
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let work: ConnWork = Box::new(move |conn| {
+                    Box::pin(async move {
+                        let mut found = HashMap::new();
+                        for name in names {
+                            let id = super::imports::company_id(conn, ws, &name).await?;
+                            found.insert(name, id);
+                        }
+                        let _ = tx.send(found);
+                        Ok(())
+                    })
+                });
+                pipe.send(Cmd::Work(work)).await?;
+                out.companies = Some(Reply(rx));
+            }
+            let customers: Vec<&ValidCustomer> = rows.iter().map(|r| &r.customer).collect();
+            out.identities =
+                queue_identity_lookups(pipe, backend, ws, &customers, |_| true).await?;
+            out.ids
+                .extend(queue_ids(pipe, backend, "customers", rows.len()).await?);
+            let notes = rows.iter().filter(|r| r.note.is_some()).count();
+            out.ids
+                .extend(queue_ids(pipe, backend, "notes", notes).await?);
+        }
+        ImportBatch::Orders(rows) => {
+            // Orders already stored, per source.
+            let mut by_source: HashMap<i64, Vec<String>> = HashMap::new();
+            for r in rows.iter() {
+                if let Some(e) = &r.order.external_id {
+                    by_source
+                        .entry(r.order.source_id)
+                        .or_default()
+                        .push(e.clone());
+                }
+            }
+            for (src, ext) in by_source {
+                for chunk in ext.chunks(LOOKUP_CHUNK) {
+                    let mut q = json_rows(backend, "id, external_id");
+                    q.push("FROM orders WHERE workspace_id = ")
+                        .int(ws)
+                        .push(" AND source_id = ")
+                        .int(src)
+                        .push(" AND external_id IN ")
+                        .list(chunk.iter().cloned());
+                    out.existing.push((src, pipe.fetch(q).await?));
+                }
+            }
+            // Decisive identities first (an order's customer external id, usually): a row
+            // they settle needs no other lookup, which halved the lookups of an orders file
+            // whose rows name the customer by external id and email. The others are looked
+            // up when the batch is planned, only for the rows left.
+            let customers: Vec<&ValidCustomer> = rows
+                .iter()
+                .filter(|r| r.customer_id.is_none())
+                .map(|r| &r.customer)
+                .collect();
+            out.identities =
+                queue_identity_lookups(pipe, backend, ws, &customers, decisive).await?;
+            out.ids
+                .extend(queue_ids(pipe, backend, "orders", rows.len()).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// A batch as planned: the rows the bulk path writes, with their ids, and the rows left for
+/// the one-row path.
+pub(crate) struct Plan {
+    /// Row index → outcome, for the rows decided at planning (bulk-written or already stored).
+    outcomes: Vec<Option<(RowOutcome, i64)>>,
+    /// (row index, id, customer id): customers (customer id = id) or orders to bulk-write.
+    fast: Vec<(usize, i64, i64)>,
+    /// (row index, note id) of new customers with a note.
+    notes: Vec<(usize, i64)>,
+    companies: HashMap<String, i64>,
+}
+
+impl Plan {
+    /// Whether every row is decided without the one-row path: then the next batch's lookups
+    /// may run before this batch's inserts (see [`Lookups`]).
+    pub(crate) fn is_bulk_only(&self) -> bool {
+        self.outcomes.iter().all(Option::is_some)
+    }
+}
+
+/// Decide each row of `batch` from its lookups and the overlay, and reserve the bulk rows'
+/// ids; the overlay then holds what this batch writes.
+pub(crate) async fn plan(
+    pipe: &Pipe,
+    backend: Backend,
+    ws: i64,
+    batch: &ImportBatch,
+    looked: Lookups,
+    overlay: &mut Overlay,
+) -> AppResult<Plan> {
+    let Lookups {
+        companies,
+        identities,
+        existing,
+        mut ids,
+    } = looked;
+    let companies = match companies {
+        Some(r) => r.get().await?,
+        None => HashMap::new(),
+    };
+    let mut holders: Holders = HashMap::new();
+    read_holders(identities, &mut holders).await?;
+    add_planned(&mut holders, overlay);
+    match batch {
+        ImportBatch::Customers(rows) => {
+            let mut seen: HashSet<Key> = HashSet::new();
+            let mut new_rows: Vec<usize> = Vec::new();
+            for (i, r) in rows.iter().enumerate() {
+                let keys: Vec<Key> = r
+                    .customer
+                    .identities
+                    .iter()
+                    .map(|x| key(x.kind, x.source_id, &x.value))
+                    .collect();
+                let fresh = keys.iter().all(|k| !seen.contains(k))
+                    && matches!(resolve(&r.customer, &holders), Resolution::New);
+                seen.extend(keys);
+                if fresh {
+                    new_rows.push(i);
+                }
+            }
+            tracing::debug!(new = new_rows.len(), rows = rows.len(), "customer batch");
+            let mut block = IdBlock::new(
+                take_reply(&mut ids, "customers"),
+                backend,
+                "customers",
+                overlay,
+            )
+            .await?;
+            let cids = block.take(new_rows.len())?;
+            block.keep("customers", overlay);
+            let with_note: Vec<(usize, i64)> = new_rows
+                .iter()
+                .zip(&cids)
+                .filter(|(i, _)| rows[**i].note.is_some())
+                .map(|(i, id)| (*i, *id))
+                .collect();
+            let mut block =
+                IdBlock::new(take_reply(&mut ids, "notes"), backend, "notes", overlay).await?;
+            let nids = block.take(with_note.len())?;
+            block.keep("notes", overlay);
+            let mut outcomes = vec![None; rows.len()];
+            let mut planned: Holders = HashMap::new();
+            let mut fast = Vec::with_capacity(new_rows.len());
+            for (&i, &id) in new_rows.iter().zip(&cids) {
+                outcomes[i] = Some((RowOutcome::Created, id));
+                fast.push((i, id, id));
+                for x in &rows[i].customer.identities {
+                    planned
+                        .entry((x.kind.as_str().to_owned(), x.source_id, x.value.clone()))
+                        .or_default()
+                        .push((id, x.verified));
+                }
+            }
+            overlay.holders = planned;
+            overlay.orders.clear();
+            let notes = with_note
+                .iter()
+                .zip(&nids)
+                .map(|(&(i, _), &n)| (i, n))
+                .collect();
+            Ok(Plan {
+                outcomes,
+                fast,
+                notes,
+                companies,
+            })
+        }
+        ImportBatch::Orders(rows) => {
+            let mut stored: HashMap<(i64, String), i64> = HashMap::new();
+            for (src, reply) in existing {
+                let found: Vec<(i64, String)> = parse_json_rows(&reply.get().await?)?;
+                for (id, external_id) in found {
+                    stored.insert((src, external_id), id);
+                }
+            }
+            for (k, id) in &overlay.orders {
+                stored.insert(k.clone(), *id);
+            }
+            let customers: Vec<&ValidCustomer> = rows
+                .iter()
+                .filter(|r| r.customer_id.is_none())
+                .map(|r| &r.customer)
+                .collect();
+            let unsettled: Vec<&ValidCustomer> = customers
+                .iter()
+                .copied()
+                .filter(|c| named_customers(c, &holders).is_empty())
+                .collect();
+            if !unsettled.is_empty() {
+                // Queued behind whatever runs now; the overlay still applies, since the rows
+                // it adds are the same whether or not their inserts ran first.
+                let more =
+                    queue_identity_lookups(pipe, backend, ws, &unsettled, |i| !decisive(i)).await?;
+                read_holders(more, &mut holders).await?;
+            }
+            let mut outcomes = vec![None; rows.len()];
+            let mut fast: Vec<(usize, i64)> = Vec::new();
+            let mut seen_ext: HashSet<(i64, String)> = HashSet::new();
+            for (i, r) in rows.iter().enumerate() {
+                if let Some(e) = &r.order.external_id {
+                    let k = (r.order.source_id, e.clone());
+                    if let Some(id) = stored.get(&k) {
+                        outcomes[i] = Some((RowOutcome::Unchanged, *id));
+                        continue;
+                    }
+                    if !seen_ext.insert(k) {
+                        continue; // the same order twice in one batch: the one-row path finds the first
+                    }
+                }
+                let cid = match r.customer_id {
+                    Some(c) => Some(c),
+                    None => match resolve(&r.customer, &holders) {
+                        Resolution::Existing(c) => Some(c),
+                        _ => None,
+                    },
+                };
+                if let Some(c) = cid {
+                    fast.push((i, c));
+                }
+            }
+            tracing::debug!(fast = fast.len(), rows = rows.len(), "order batch");
+            let mut block =
+                IdBlock::new(take_reply(&mut ids, "orders"), backend, "orders", overlay).await?;
+            let oids = block.take(fast.len())?;
+            block.keep("orders", overlay);
+            let mut planned = HashMap::new();
+            let mut out = Vec::with_capacity(fast.len());
+            for (&(i, cid), &id) in fast.iter().zip(&oids) {
+                outcomes[i] = Some((RowOutcome::Created, id));
+                out.push((i, id, cid));
+                if let Some(e) = &rows[i].order.external_id {
+                    planned.insert((rows[i].order.source_id, e.clone()), id);
+                }
+            }
+            overlay.orders = planned;
+            overlay.holders.clear();
+            Ok(Plan {
+                outcomes,
+                fast: out,
+                notes: Vec::new(),
+                companies,
+            })
+        }
+    }
+}
+
+/// A batch whose writes are queued: the outcomes decided at planning, and the one-row
+/// path's, which arrive once it has run.
+pub(crate) struct Queued {
+    outcomes: Vec<Option<(RowOutcome, i64)>>,
+    slow: Option<SlowReply>,
+}
+
+/// The one-row path's outcomes: (row index, outcome).
+type SlowReply = Reply<Vec<(usize, (RowOutcome, i64))>>;
+
+impl Queued {
+    /// Every row's outcome, in row order (waits for the one-row path's).
+    pub(crate) async fn outcomes(self) -> AppResult<Vec<(RowOutcome, i64)>> {
+        let mut outcomes = self.outcomes;
+        if let Some(slow) = self.slow {
+            for (i, o) in slow.get().await? {
+                outcomes[i] = Some(o);
+            }
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or((RowOutcome::Unchanged, 0)))
+            .collect())
+    }
+}
+
+/// Queue the inserts of `plan`, then the rows it left for the one-row path, in row order.
+pub(crate) async fn queue_writes(
+    pipe: &Pipe,
+    ws: i64,
+    actor: &str,
+    batch: &ImportBatch,
+    plan: Plan,
+) -> AppResult<Queued> {
+    let now = now_ms();
+    let Plan {
+        outcomes,
+        fast,
+        notes,
+        companies,
+    } = plan;
+    let slow: Vec<usize> = (0..outcomes.len())
+        .filter(|i| outcomes[*i].is_none())
+        .collect();
+    let work: Option<(ConnWork, SlowReply)> = match batch {
+        ImportBatch::Customers(rows) => {
+            queue_customers(pipe, ws, actor, rows, &fast, &notes, &companies, now).await?;
+            let slow_rows: Vec<(usize, CustomerImportRow)> = slow
+                .iter()
+                .map(|&i| {
+                    let r = &rows[i];
+                    let mut customer = r.customer.clone();
+                    customer.company_id = company_of(&companies, &r.company, r.customer.company_id);
+                    let row = CustomerImportRow {
+                        line: r.line,
+                        customer,
+                        company: None,
+                        note: r.note.clone(),
+                    };
+                    (i, row)
+                })
+                .collect();
+            (!slow_rows.is_empty()).then(|| {
+                let actor = actor.to_owned();
+                one_row_work(slow_rows, move |conn, row| {
+                    let actor = actor.clone();
+                    Box::pin(async move {
+                        super::imports::write_customer_row(conn, ws, &actor, &row).await
+                    })
+                })
+            })
+        }
+        ImportBatch::Orders(rows) => {
+            queue_orders(pipe, ws, rows, &fast, now).await?;
+            let slow_rows: Vec<(usize, OrderImportRow)> =
+                slow.iter().map(|&i| (i, rows[i].clone())).collect();
+            (!slow_rows.is_empty()).then(|| {
+                let actor = actor.to_owned();
+                one_row_work(slow_rows, move |conn, row| {
+                    let actor = actor.clone();
+                    Box::pin(async move {
+                        super::imports::write_order_row(conn, ws, &actor, &row).await
+                    })
+                })
+            })
+        }
+    };
+    let slow = match work {
+        Some((work, reply)) => {
+            pipe.send(Cmd::Work(work)).await?;
+            Some(reply)
+        }
+        None => None,
+    };
+    Ok(Queued { outcomes, slow })
+}
+
+/// A row's company: the one its file names, else the one it was given.
+fn company_of(
+    companies: &HashMap<String, i64>,
+    name: &Option<String>,
+    given: Option<i64>,
+) -> Option<i64> {
+    name.as_ref()
+        .and_then(|n| companies.get(n).copied())
+        .or(given)
+}
+
+type RowWrite<R> = Box<
+    dyn for<'c> Fn(&'c mut AnyConnection, R) -> BoxFuture<'c, AppResult<(RowOutcome, i64)>> + Send,
+>;
+
+/// The one-row path for `rows`, as work for the connection, and its outcomes' reply.
+fn one_row_work<R: Send + 'static>(
+    rows: Vec<(usize, R)>,
+    write: impl for<'c> Fn(&'c mut AnyConnection, R) -> BoxFuture<'c, AppResult<(RowOutcome, i64)>>
+        + Send
+        + 'static,
+) -> (ConnWork, SlowReply) {
+    let write: RowWrite<R> = Box::new(write);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let work: ConnWork = Box::new(move |conn| {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(rows.len());
+            for (i, row) in rows {
+                out.push((i, write(&mut *conn, row).await?));
+            }
+            let _ = tx.send(out);
+            Ok(())
+        })
+    });
+    (work, Reply(rx))
+}
+
+/// The new customers of a plan, with their notes.
+#[allow(clippy::too_many_arguments)]
+async fn queue_customers(
+    pipe: &Pipe,
     ws: i64,
     actor: &str,
     rows: &[CustomerImportRow],
-) -> AppResult<Vec<(RowOutcome, i64)>> {
-    let now = now_ms();
-    let mut companies: HashMap<String, i64> = HashMap::new();
-    for name in rows.iter().filter_map(|r| r.company.as_ref()) {
-        if !companies.contains_key(name) {
-            let id = super::imports::company_id(conn, ws, name).await?;
-            companies.insert(name.clone(), id);
-        }
+    fast: &[(usize, i64, i64)],
+    notes: &[(usize, i64)],
+    companies: &HashMap<String, i64>,
+    now: i64,
+) -> AppResult<()> {
+    let mut created_rows = NewCustomers::default();
+    for &(i, id, _) in fast {
+        let v = &rows[i].customer;
+        let company = company_of(companies, &rows[i].company, v.company_id);
+        created_rows.push(ws, id, v, company, now, actor);
     }
-    let customers: Vec<&ValidCustomer> = rows.iter().map(|r| &r.customer).collect();
-    let holders = identity_holders(conn, backend, ws, &customers, |_| true).await?;
-    let mut seen: HashSet<Key> = HashSet::new();
-    let mut new_rows: Vec<usize> = Vec::new();
-    for (i, r) in rows.iter().enumerate() {
-        let keys: Vec<Key> = r
-            .customer
-            .identities
-            .iter()
-            .map(|x| key(x.kind, x.source_id, &x.value))
-            .collect();
-        let fresh = keys.iter().all(|k| !seen.contains(k))
-            && matches!(resolve(&r.customer, &holders), Resolution::New);
-        seen.extend(keys);
-        if fresh {
-            new_rows.push(i);
-        }
+    created_rows.queue(pipe).await?;
+    // Notes of new customers, with their text tags and timeline entries, in bulk too.
+    let (mut n_rows, mut tag_rows, mut ntl_rows) = (Vec::new(), Vec::new(), Vec::new());
+    let customer_of: HashMap<usize, i64> = fast.iter().map(|&(i, id, _)| (i, id)).collect();
+    for &(i, nid) in notes {
+        let cid = customer_of.get(&i).copied().unwrap_or_default();
+        let note = rows[i].note.as_deref().unwrap_or("");
+        let at = rows[i].customer.created_at.unwrap_or(now);
+        n_rows.push(vec![
+            Val::I(nid),
+            Val::I(ws),
+            Val::I(cid),
+            Val::S(note.to_owned()),
+            Val::NI(None),
+            Val::I(at),
+        ]);
+        tag_rows.push(super::texts::tag_row(ws, cid, "note", Some(nid), at, note));
+        ntl_rows.push(vec![
+            Val::I(ws),
+            Val::I(cid),
+            Val::I(at),
+            "note".into(),
+            Val::I(nid),
+            Val::S(note.chars().take(140).collect()),
+            Val::S(json!({"author_user_id": null}).to_string()),
+        ]);
     }
-    tracing::debug!(new = new_rows.len(), rows = rows.len(), "customer batch");
-    let ids = reserve_ids(conn, backend, "customers", new_rows.len()).await?;
-    let with_note: Vec<(usize, i64)> = new_rows
-        .iter()
-        .zip(&ids)
-        .filter(|(i, _)| rows[**i].note.is_some())
-        .map(|(i, id)| (*i, *id))
-        .collect();
-    let note_ids = reserve_ids(conn, backend, "notes", with_note.len()).await?;
-    let mut outcomes: Vec<Option<(RowOutcome, i64)>> = vec![None; rows.len()];
-    for (&i, &id) in new_rows.iter().zip(&ids) {
-        outcomes[i] = Some((RowOutcome::Created, id));
-    }
-    // Borrowed into the pipelined block (which moves what it captures).
-    let (companies, ids, new_rows) = (&companies, &ids, &new_rows);
-    let (with_note, note_ids) = (&with_note, &note_ids);
-    pipelined(conn, backend, |pipe| async move {
-        let mut created_rows = NewCustomers::default();
-        for (&i, &id) in new_rows.iter().zip(ids) {
-            let v = &rows[i].customer;
-            let company = rows[i]
-                .company
-                .as_ref()
-                .and_then(|n| companies.get(n).copied())
-                .or(v.company_id);
-            created_rows.push(ws, id, v, company, now, actor);
-        }
-        created_rows.queue(&pipe).await?;
-        // Notes of new customers, with their text tags and timeline entries, in bulk too.
-        let (mut n_rows, mut tag_rows, mut ntl_rows) = (Vec::new(), Vec::new(), Vec::new());
-        for (&(i, cid), &nid) in with_note.iter().zip(note_ids) {
-            let note = rows[i].note.as_deref().unwrap_or("");
-            let at = rows[i].customer.created_at.unwrap_or(now);
-            n_rows.push(vec![
-                Val::I(nid),
-                Val::I(ws),
-                Val::I(cid),
-                Val::S(note.to_owned()),
-                Val::NI(None),
-                Val::I(at),
-            ]);
-            tag_rows.push(super::texts::tag_row(ws, cid, "note", Some(nid), at, note));
-            ntl_rows.push(vec![
-                Val::I(ws),
-                Val::I(cid),
-                Val::I(at),
-                "note".into(),
-                Val::I(nid),
-                Val::S(note.chars().take(140).collect()),
-                Val::S(json!({"author_user_id": null}).to_string()),
-            ]);
-        }
-        pipe.insert_rows(
-            "notes",
-            &[
-                "id",
-                "workspace_id",
-                "customer_id",
-                "body",
-                "author_user_id",
-                "created_at",
-            ],
-            n_rows,
-        )
-        .await?;
-        pipe.insert_rows("text_tags", &super::texts::TAG_COLS, tag_rows)
-            .await?;
-        pipe.insert_rows("timeline", &TIMELINE_COLS, ntl_rows).await
-    })
+    pipe.insert_rows(
+        "notes",
+        &[
+            "id",
+            "workspace_id",
+            "customer_id",
+            "body",
+            "author_user_id",
+            "created_at",
+        ],
+        n_rows,
+    )
     .await?;
-    for (i, r) in rows.iter().enumerate() {
-        if outcomes[i].is_none() {
-            let mut row = CustomerImportRow {
-                line: r.line,
-                customer: r.customer.clone(),
-                company: None,
-                note: r.note.clone(),
-            };
-            row.customer.company_id = r
-                .company
-                .as_ref()
-                .and_then(|n| companies.get(n).copied())
-                .or(r.customer.company_id);
-            outcomes[i] = Some(super::imports::write_customer_row(conn, ws, actor, &row).await?);
-        }
-    }
-    Ok(outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or((RowOutcome::Unchanged, 0)))
-        .collect())
+    pipe.insert_rows("text_tags", &super::texts::TAG_COLS, tag_rows)
+        .await?;
+    pipe.insert_rows("timeline", &TIMELINE_COLS, ntl_rows).await
 }
 
-/// Orders: bulk-insert those whose customer is known and that are not yet stored; the rest
-/// one by one. Outcomes in row order.
-pub(crate) async fn orders(
-    conn: &mut AnyConnection,
-    backend: Backend,
+/// The orders of a plan, with their lines, status history, timeline entries and counter
+/// marks.
+async fn queue_orders(
+    pipe: &Pipe,
     ws: i64,
-    actor: &str,
     rows: &[OrderImportRow],
-) -> AppResult<Vec<(RowOutcome, i64)>> {
-    let now = now_ms();
-    // Orders already stored, per source.
-    let mut existing: HashMap<(i64, String), i64> = HashMap::new();
-    let mut by_source: HashMap<i64, Vec<String>> = HashMap::new();
-    for r in rows {
-        if let Some(e) = &r.order.external_id {
-            by_source
-                .entry(r.order.source_id)
-                .or_default()
-                .push(e.clone());
-        }
-    }
-    for (src, ext) in by_source {
-        for chunk in ext.chunks(LOOKUP_CHUNK) {
-            let mut q = json_rows(backend, "id, external_id");
-            q.push("FROM orders WHERE workspace_id = ")
-                .int(ws)
-                .push(" AND source_id = ")
-                .int(src)
-                .push(" AND external_id IN ")
-                .list(chunk.iter().cloned());
-            let found: Vec<(i64, String)> = fetch_json_rows(conn, q).await?;
-            for (id, external_id) in found {
-                existing.insert((src, external_id), id);
-            }
-        }
-    }
-    let customers: Vec<&ValidCustomer> = rows
-        .iter()
-        .filter(|r| r.customer_id.is_none())
-        .map(|r| &r.customer)
-        .collect();
-    // Decisive identities first (an order's customer external id, usually): a row they
-    // settle needs no other lookup, which halved the lookups of an orders file whose rows
-    // name the customer by external id and email. The others only for the rows left.
-    let mut holders = identity_holders(conn, backend, ws, &customers, decisive).await?;
-    let unsettled: Vec<&ValidCustomer> = customers
-        .iter()
-        .copied()
-        .filter(|c| named_customers(c, &holders).is_empty())
-        .collect();
-    let others = identity_holders(conn, backend, ws, &unsettled, |i| !decisive(i)).await?;
-    holders.extend(others);
-    let mut outcomes: Vec<Option<(RowOutcome, i64)>> = vec![None; rows.len()];
-    let mut fast: Vec<(usize, i64)> = Vec::new();
-    let mut seen_ext: HashSet<(i64, String)> = HashSet::new();
-    for (i, r) in rows.iter().enumerate() {
-        if let Some(e) = &r.order.external_id {
-            let k = (r.order.source_id, e.clone());
-            if let Some(id) = existing.get(&k) {
-                outcomes[i] = Some((RowOutcome::Unchanged, *id));
-                continue;
-            }
-            if !seen_ext.insert(k) {
-                continue; // the same order twice in one batch: the one-row path finds the first
-            }
-        }
-        let cid = match r.customer_id {
-            Some(c) => Some(c),
-            None => match resolve(&r.customer, &holders) {
-                Resolution::Existing(c) => Some(c),
-                _ => None,
-            },
-        };
-        if let Some(c) = cid {
-            fast.push((i, c));
-        }
-    }
-    tracing::debug!(fast = fast.len(), rows = rows.len(), "order batch");
-    let ids = reserve_ids(conn, backend, "orders", fast.len()).await?;
-    for (&(i, _), &id) in fast.iter().zip(&ids) {
-        outcomes[i] = Some((RowOutcome::Created, id));
-    }
-    // Each table's rows are built while the previous table's statements run (see `pipelined`).
-    let orders = || {
-        fast.iter()
-            .zip(&ids)
-            .map(|(&(i, cid), &id)| (&rows[i], cid, id))
-    };
-    pipelined(conn, backend, |pipe| async move {
+    fast: &[(usize, i64, i64)],
+    now: i64,
+) -> AppResult<()> {
+    let backend = pipe.backend();
+    // Each table's rows are built while the previous table's statements run.
+    let orders = || fast.iter().map(|&(i, id, cid)| (&rows[i], cid, id));
+    {
         let o_rows = orders()
             .map(|(r, cid, id)| {
                 let o = &r.order;
@@ -680,7 +1109,8 @@ pub(crate) async fn orders(
             h_rows,
         )
         .await?;
-        pipe.insert_rows("timeline", &TIMELINE_COLS, tl_rows).await?;
+        pipe.insert_rows("timeline", &TIMELINE_COLS, tl_rows)
+            .await?;
         // The customers' order counters are recounted at the end of the import
         // (`Store::refresh_stale_counters`); here the customers are only marked.
         //
@@ -693,7 +1123,9 @@ pub(crate) async fn orders(
         cids.sort_unstable();
         cids.dedup();
         let head = match backend {
-            Backend::Sqlite => "INSERT OR IGNORE INTO customer_counters_stale (customer_id) VALUES ",
+            Backend::Sqlite => {
+                "INSERT OR IGNORE INTO customer_counters_stale (customer_id) VALUES "
+            }
             Backend::Postgres => "INSERT INTO customer_counters_stale (customer_id) VALUES ",
         };
         for chunk in cids.chunks(1000) {
@@ -710,15 +1142,5 @@ pub(crate) async fn orders(
             pipe.exec(q.into_query()).await?;
         }
         Ok(())
-    })
-    .await?;
-    for (i, r) in rows.iter().enumerate() {
-        if outcomes[i].is_none() {
-            outcomes[i] = Some(super::imports::write_order_row(conn, ws, actor, r).await?);
-        }
     }
-    Ok(outcomes
-        .into_iter()
-        .map(|o| o.unwrap_or((RowOutcome::Unchanged, 0)))
-        .collect())
 }

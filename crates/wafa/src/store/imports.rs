@@ -6,9 +6,10 @@
 //! the batch is rolled back and replayed one row per transaction, so the good rows still land
 //! and the bad one is reported with its line — nothing is half-written either way.
 
+use super::bulk;
 use super::customers::{insert_note, upsert_customer_mode, UpsertMode};
 use super::orders::insert_order;
-use super::sql::Sql;
+use super::sql::{pipelined, Executor, Sql};
 use super::{audit, now_ms, Store};
 use crate::error::{AppError, AppResult};
 use crate::validate::{ValidCustomer, ValidOrder};
@@ -18,6 +19,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row};
 use utoipa::ToSchema;
 
 /// A customer row ready to write.
+#[derive(Clone)]
 pub struct CustomerImportRow {
     pub line: u64,
     pub customer: ValidCustomer,
@@ -26,6 +28,7 @@ pub struct CustomerImportRow {
 }
 
 /// An order row ready to write: its customer is resolved (or created) first.
+#[derive(Clone)]
 pub struct OrderImportRow {
     pub line: u64,
     pub customer: ValidCustomer,
@@ -275,12 +278,33 @@ pub struct ImportWriter<'s> {
     store: &'s Store,
     workspace_id: i64,
     actor: &'s str,
-    conn: Option<WriterConn>,
+    /// The open transaction's queue; it owns the writer connection until the commit.
+    open: Option<Executor<WriterConn>>,
     opened: std::time::Instant,
     /// Batches written in the open transaction, with their outcomes.
-    pending: Vec<(ImportBatch, Vec<RowResult>)>,
+    pending: Vec<Pending>,
     /// The open transaction was replayed (commit at the next chance).
     replayed: bool,
+    /// What the batches planned in the open transaction write (see [`bulk::Lookups`]).
+    overlay: bulk::Overlay,
+    /// The next batch's lookups, queued ahead of the last batch's inserts, with the next
+    /// batch's first line.
+    prefetched: Option<(u64, bulk::Lookups)>,
+}
+
+/// A batch of the open transaction.
+struct Pending {
+    batch: ImportBatch,
+    written: Written,
+}
+
+enum Written {
+    /// Queued on the open transaction's executor.
+    Queued(bulk::Queued),
+    /// Written, with each row's result.
+    Done(Vec<RowResult>),
+    /// Refused while queued: written again by the replay.
+    Refused,
 }
 
 /// The writer connection while an import transaction may be open on it.
@@ -299,6 +323,19 @@ impl Drop for WriterConn {
     }
 }
 
+impl std::ops::Deref for WriterConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriterConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
 /// `BEGIN` for an import transaction: on SQLite it takes the write lock at once.
 fn begin_sql(backend: super::Backend) -> &'static str {
     match backend {
@@ -312,6 +349,8 @@ async fn exec(conn: &mut AnyConnection, sql: &'static str) -> AppResult<()> {
     Ok(())
 }
 
+/// A batch through the bulk path on `conn`, with nothing queued ahead of it (the replay's
+/// way): its lookups, its plan, its writes.
 async fn write_bulk(
     conn: &mut AnyConnection,
     backend: super::Backend,
@@ -319,13 +358,14 @@ async fn write_bulk(
     actor: &str,
     batch: &ImportBatch,
 ) -> AppResult<Vec<RowResult>> {
-    let out = match batch {
-        ImportBatch::Customers(rows) => {
-            super::bulk::customers(conn, backend, ws, actor, rows).await?
-        }
-        ImportBatch::Orders(rows) => super::bulk::orders(conn, backend, ws, actor, rows).await?,
-    };
-    Ok(out.into_iter().map(Ok).collect())
+    let queued = pipelined(conn, backend, |pipe| async move {
+        let looked = bulk::queue_lookups(&pipe, backend, ws, batch).await?;
+        let mut overlay = bulk::Overlay::default();
+        let plan = bulk::plan(&pipe, backend, ws, batch, looked, &mut overlay).await?;
+        bulk::queue_writes(&pipe, ws, actor, batch, plan).await
+    })
+    .await?;
+    Ok(queued.outcomes().await?.into_iter().map(Ok).collect())
 }
 
 /// One row per savepoint: a row the database refuses is reported, the others are written.
@@ -379,11 +419,17 @@ impl ImportBatch {
             ImportBatch::Orders(rows) => rows.iter().map(|r| r.line).collect(),
         }
     }
+    fn first_line(&self) -> Option<u64> {
+        match self {
+            ImportBatch::Customers(rows) => rows.first().map(|r| r.line),
+            ImportBatch::Orders(rows) => rows.first().map(|r| r.line),
+        }
+    }
 }
 
 impl ImportWriter<'_> {
     async fn begin(&mut self) -> AppResult<()> {
-        if self.conn.is_some() {
+        if self.open.is_some() {
             return Ok(());
         }
         let mut w = WriterConn {
@@ -398,69 +444,115 @@ impl ImportWriter<'_> {
             .await?;
         }
         exec(&mut w.conn, begin_sql(self.store.backend)).await?;
-        self.conn = Some(w);
+        self.open = Some(Executor::start(w, self.store.backend));
         self.opened = std::time::Instant::now();
         Ok(())
     }
 
-    /// Write a batch (in the open transaction; see [`ImportWriter`]).
-    pub async fn write(&mut self, batch: ImportBatch) -> AppResult<()> {
+    fn commit_due(&self) -> bool {
+        self.replayed || self.opened.elapsed() >= IMPORT_HOLD || self.store.acks.waiting()
+    }
+
+    /// Write a batch in the open transaction (see [`ImportWriter`]). `next`, the batch that
+    /// will be written after it if the caller already has it, lets its lookups run ahead.
+    pub async fn write(&mut self, batch: ImportBatch, next: Option<&ImportBatch>) -> AppResult<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
         self.begin().await?;
-        let backend = self.store.backend;
-        let conn = &mut self.conn.as_mut().expect("begun above").conn;
-        match write_bulk(conn, backend, self.workspace_id, self.actor, &batch).await {
-            Ok(out) => {
-                self.pending.push((batch, out));
+        match self.queue(&batch, next).await {
+            Ok(queued) => {
+                self.pending.push(Pending {
+                    batch,
+                    written: Written::Queued(queued),
+                });
                 Ok(())
             }
             Err(e) => {
-                tracing::debug!(error = %e, "batch refused; replaying row by row");
-                self.replay(batch).await
+                tracing::debug!(error = %e, "batch refused; replaying");
+                self.pending.push(Pending {
+                    batch,
+                    written: Written::Refused,
+                });
+                self.replay().await
             }
         }
     }
 
-    /// Roll back, write the transaction's earlier batches again, then `refused` one row per
-    /// savepoint. The next [`after_batch`](Self::after_batch) commits, so a later refusal
-    /// does not replay this work again.
-    async fn replay(&mut self, refused: ImportBatch) -> AppResult<()> {
+    /// Plan `batch` and queue its writes; if every row is decided without the one-row path
+    /// and the transaction goes on, queue `next`'s lookups before them, so the database
+    /// answers those while this batch is prepared, and `next` is planned while this batch's
+    /// inserts run. The [`bulk::Overlay`] supplies what those lookups cannot see yet.
+    async fn queue(
+        &mut self,
+        batch: &ImportBatch,
+        next: Option<&ImportBatch>,
+    ) -> AppResult<bulk::Queued> {
+        let (backend, ws) = (self.store.backend, self.workspace_id);
+        let commit_due = self.commit_due();
+        let pipe = self.open.as_ref().expect("begun above").pipe();
+        let looked = match self.prefetched.take() {
+            Some((line, looked)) if Some(line) == batch.first_line() => looked,
+            _ => bulk::queue_lookups(pipe, backend, ws, batch).await?,
+        };
+        let plan = bulk::plan(pipe, backend, ws, batch, looked, &mut self.overlay).await?;
+        if plan.is_bulk_only() && !commit_due {
+            if let Some((line, next)) = next.and_then(|n| Some((n.first_line()?, n))) {
+                let looked = bulk::queue_lookups(pipe, backend, ws, next).await?;
+                self.prefetched = Some((line, looked));
+            }
+        }
+        bulk::queue_writes(pipe, ws, self.actor, batch, plan).await
+    }
+
+    /// After a refusal: take the connection back, write the transaction's batches again
+    /// (see [`rewrite`](Self::rewrite)) and go on in the same transaction; the next
+    /// [`after_batch`](Self::after_batch) commits, so a later refusal does not replay this
+    /// work again.
+    async fn replay(&mut self) -> AppResult<()> {
+        self.prefetched = None;
+        let Some(open) = self.open.take() else {
+            return Ok(());
+        };
+        // The first error is the refusal that brought us here, or one queued after it.
+        let (mut w, _) = open.finish().await?;
+        self.rewrite(&mut w).await?;
+        self.open = Some(Executor::start(w, self.store.backend));
+        self.replayed = true;
+        Ok(())
+    }
+
+    /// Roll back and write every batch of the transaction again, each in a savepoint: in
+    /// bulk, or, if the database refuses that, one row per savepoint, so only the bad rows
+    /// fail, with their lines.
+    async fn rewrite(&mut self, w: &mut WriterConn) -> AppResult<()> {
         let backend = self.store.backend;
         let (ws, actor) = (self.workspace_id, self.actor);
-        {
-            let conn = &mut self.conn.as_mut().expect("open").conn;
-            exec(conn, "ROLLBACK").await?;
-            exec(conn, begin_sql(backend)).await?;
-        }
-        let earlier = std::mem::take(&mut self.pending);
-        for (batch, _) in earlier {
-            let conn = &mut self.conn.as_mut().expect("open").conn;
-            exec(conn, "SAVEPOINT import_batch").await?;
-            let out = match write_bulk(conn, backend, ws, actor, &batch).await {
+        exec(w, "ROLLBACK").await?;
+        exec(w, begin_sql(backend)).await?;
+        self.overlay.committed();
+        for p in &mut self.pending {
+            exec(w, "SAVEPOINT import_batch").await?;
+            let out = match write_bulk(w, backend, ws, actor, &p.batch).await {
                 Ok(out) => {
-                    exec(conn, "RELEASE SAVEPOINT import_batch").await?;
+                    exec(w, "RELEASE SAVEPOINT import_batch").await?;
                     out
                 }
                 Err(_) => {
-                    exec(conn, "ROLLBACK TO SAVEPOINT import_batch").await?;
-                    exec(conn, "RELEASE SAVEPOINT import_batch").await?;
-                    write_rows(conn, ws, actor, &batch).await?
+                    exec(w, "ROLLBACK TO SAVEPOINT import_batch").await?;
+                    exec(w, "RELEASE SAVEPOINT import_batch").await?;
+                    write_rows(w, ws, actor, &p.batch).await?
                 }
             };
-            self.pending.push((batch, out));
+            p.written = Written::Done(out);
         }
-        let conn = &mut self.conn.as_mut().expect("open").conn;
-        let out = write_rows(conn, ws, actor, &refused).await?;
-        self.pending.push((refused, out));
-        self.replayed = true;
         Ok(())
     }
 
     /// Commit if the writer has been held for [`IMPORT_HOLD`] or acknowledgements are
     /// waiting for it; the committed rows' outcomes (line, result), else nothing.
     pub async fn after_batch(&mut self) -> AppResult<Vec<(u64, RowResult)>> {
-        if self.conn.is_some()
-            && (self.replayed || self.opened.elapsed() >= IMPORT_HOLD || self.store.acks.waiting())
-        {
+        if self.open.is_some() && self.commit_due() {
             return self.commit().await;
         }
         Ok(Vec::new())
@@ -469,21 +561,49 @@ impl ImportWriter<'_> {
     /// Commit what is written so far and release the writer; the committed rows' outcomes
     /// (line, result) in the order written.
     pub async fn commit(&mut self) -> AppResult<Vec<(u64, RowResult)>> {
-        let Some(mut w) = self.conn.take() else {
+        let Some(open) = self.open.take() else {
             return Ok(Vec::new());
         };
-        exec(&mut w.conn, "COMMIT").await?;
+        // Lookups queued for the next batch saw this transaction; the next one asks again.
+        self.prefetched = None;
+        let (mut w, ran) = open.finish().await?;
+        let settled = match ran {
+            Ok(()) => self.settle().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = settled {
+            tracing::debug!(error = %e, "batch refused; replaying");
+            self.rewrite(&mut w).await?;
+        }
+        exec(&mut w, "COMMIT").await?;
         if self.store.backend == super::Backend::Sqlite {
-            exec(&mut w.conn, super::WRITER_SETTINGS).await?;
+            exec(&mut w, super::WRITER_SETTINGS).await?;
         }
         w.dirty = false;
         drop(w);
         self.replayed = false;
+        self.overlay.committed();
         let mut out = Vec::new();
-        for (batch, results) in self.pending.drain(..) {
-            out.extend(batch.lines().into_iter().zip(results));
+        for p in self.pending.drain(..) {
+            if let Written::Done(results) = p.written {
+                out.extend(p.batch.lines().into_iter().zip(results));
+            }
         }
         Ok(out)
+    }
+
+    /// The outcomes of the queued batches, once their queue has run without a refusal.
+    async fn settle(&mut self) -> AppResult<()> {
+        for p in &mut self.pending {
+            // On an error the batch is left `Refused`: the caller writes them all again.
+            p.written = match std::mem::replace(&mut p.written, Written::Refused) {
+                Written::Queued(q) => {
+                    Written::Done(q.outcomes().await?.into_iter().map(Ok).collect())
+                }
+                settled => settled,
+            };
+        }
+        Ok(())
     }
 }
 
@@ -494,10 +614,12 @@ impl Store {
             store: self,
             workspace_id,
             actor,
-            conn: None,
+            open: None,
             opened: std::time::Instant::now(),
             pending: Vec::new(),
             replayed: false,
+            overlay: bulk::Overlay::default(),
+            prefetched: None,
         }
     }
 
@@ -569,7 +691,7 @@ impl Store {
         batch: ImportBatch,
     ) -> AppResult<Vec<RowResult>> {
         let mut w = self.import_writer(workspace_id, actor);
-        w.write(batch).await?;
+        w.write(batch, None).await?;
         let out = w.commit().await?.into_iter().map(|(_, r)| r).collect();
         self.refresh_stale_counters().await?;
         Ok(out)

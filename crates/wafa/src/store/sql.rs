@@ -142,35 +142,94 @@ pub(crate) async fn fetch_json_rows<T: serde::de::DeserializeOwned>(
     conn: &mut AnyConnection,
     q: Sql,
 ) -> AppResult<Vec<T>> {
+    parse_json_rows(&fetch_json_text(conn, q.into_query()).await?)
+}
+
+/// A [`json_rows`] query's one value, undecoded.
+async fn fetch_json_text(conn: &mut AnyConnection, q: AnyQuery) -> AppResult<String> {
     use sqlx::Row;
-    let row = q.into_query().fetch_one(&mut *conn).await?;
-    let text: String = row.try_get("j")?;
-    serde_json::from_str(&text)
+    Ok(q.fetch_one(&mut *conn).await?.try_get("j")?)
+}
+
+/// The rows of a [`json_rows`] result, each decoded from a JSON array.
+pub(crate) fn parse_json_rows<T: serde::de::DeserializeOwned>(text: &str) -> AppResult<Vec<T>> {
+    serde_json::from_str(text)
         .map_err(|e| crate::error::AppError::internal(format!("bulk lookup result: {e}")))
 }
 
 /// A statement with its values, ready to run.
 pub(crate) type AnyQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// Statements the caller only needs to succeed, run by [`pipelined`] in order while the
-/// caller builds the next ones.
+/// Work on the connection that needs more than one statement (a row through the one-row
+/// path, finding or creating a company), queued in order with the statements around it. It
+/// hands its own result back (through a channel it captured); an `Err` stops the queue like
+/// a failed statement.
+pub(crate) type ConnWork = Box<
+    dyn for<'c> FnOnce(&'c mut AnyConnection) -> futures_util::future::BoxFuture<'c, AppResult<()>>
+        + Send,
+>;
+
+/// What a [`Pipe`] queues: a statement whose result is not needed, a [`json_rows`] query whose
+/// one value is sent back, or [`ConnWork`].
+pub(crate) enum Cmd {
+    Exec(AnyQuery),
+    Fetch(AnyQuery, tokio::sync::oneshot::Sender<String>),
+    Work(ConnWork),
+}
+
+/// Run one command; `Err` stops the queue (see [`pipelined`] and [`Executor`]).
+async fn run_cmd(conn: &mut AnyConnection, cmd: Cmd) -> AppResult<()> {
+    match cmd {
+        Cmd::Exec(q) => {
+            q.execute(&mut *conn).await?;
+        }
+        Cmd::Fetch(q, reply) => {
+            let text = fetch_json_text(conn, q).await?;
+            // The asker may have given up (a failure elsewhere); nothing to do then.
+            let _ = reply.send(text);
+        }
+        Cmd::Work(work) => work(conn).await?,
+    }
+    Ok(())
+}
+
+/// Statements and other work for one connection, run in order while the caller builds the
+/// next ones: by [`pipelined`] on a borrowed connection, or by an [`Executor`].
+#[derive(Clone)]
 pub(crate) struct Pipe {
-    tx: tokio::sync::mpsc::Sender<AnyQuery>,
+    tx: tokio::sync::mpsc::Sender<Cmd>,
     backend: super::Backend,
 }
 
+/// Raised by a [`Pipe`] once the queue has stopped: the database's own error is the one
+/// [`pipelined`] or [`Executor::finish`] returns.
+fn stopped() -> crate::error::AppError {
+    crate::error::AppError::internal("pipelined statement failed")
+}
+
 impl Pipe {
-    /// Queue `q`. Fails (with a placeholder; [`pipelined`] returns the database's own error)
-    /// once an earlier statement has failed.
-    pub async fn exec(&self, q: AnyQuery) -> AppResult<()> {
-        self.tx
-            .send(q)
-            .await
-            .map_err(|_| crate::error::AppError::internal("pipelined statement failed"))?;
+    pub fn backend(&self) -> super::Backend {
+        self.backend
+    }
+
+    pub async fn send(&self, cmd: Cmd) -> AppResult<()> {
+        self.tx.send(cmd).await.map_err(|_| stopped())?;
         // Let the executor hand the statement to the database before building the next one;
         // a send into a channel with room completes without yielding.
         tokio::task::yield_now().await;
         Ok(())
+    }
+
+    /// Queue `q`. Fails once an earlier command has failed.
+    pub async fn exec(&self, q: AnyQuery) -> AppResult<()> {
+        self.send(Cmd::Exec(q)).await
+    }
+
+    /// Queue a [`json_rows`] query; its value arrives on the receiver once it has run.
+    pub async fn fetch(&self, q: Sql) -> AppResult<Reply<String>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Cmd::Fetch(q.into_query(), tx)).await?;
+        Ok(Reply(rx))
     }
 
     /// [`insert_rows`] through the pipe: chunk k+1 is built while chunk k runs.
@@ -184,6 +243,16 @@ impl Pipe {
             self.exec(q.into_query()).await?;
         }
         Ok(())
+    }
+}
+
+/// A result that a queued command sends back.
+pub(crate) struct Reply<T>(pub tokio::sync::oneshot::Receiver<T>);
+
+impl<T> Reply<T> {
+    /// The value, or the placeholder error when the queue stopped before sending it.
+    pub async fn get(self) -> AppResult<T> {
+        self.0.await.map_err(|_| stopped())
     }
 }
 
@@ -205,10 +274,10 @@ where
     F: FnOnce(Pipe) -> Fut,
     Fut: std::future::Future<Output = AppResult<R>>,
 {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<AnyQuery>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Cmd>(2);
     let execute = async move {
-        while let Some(q) = rx.recv().await {
-            if let Err(e) = q.execute(&mut *conn).await {
+        while let Some(cmd) = rx.recv().await {
+            if let Err(e) = run_cmd(conn, cmd).await {
                 rx.close();
                 return Err(e);
             }
@@ -218,6 +287,62 @@ where
     let (executed, produced) = tokio::join!(execute, produce(Pipe { tx, backend }));
     executed?;
     produced
+}
+
+/// A connection moved onto a task of its own that runs what a [`Pipe`] queues, until
+/// [`finish`](Self::finish) gives it back.
+///
+/// Why a task rather than [`pipelined`]: there the queue is only served when the producer
+/// yields, so the database idled whenever it finished a statement while the next one was
+/// being built, and a batch's lookups could not run while the previous batch was being
+/// prepared. On its own task the queue is served as soon as the database is done, and a
+/// producer can queue the next batch's lookups ahead of this batch's inserts (see
+/// `imports::ImportWriter`).
+pub(crate) struct Executor<C> {
+    pipe: Pipe,
+    task: tokio::task::JoinHandle<(C, AppResult<()>)>,
+}
+
+impl<C> Executor<C>
+where
+    C: std::ops::DerefMut<Target = AnyConnection> + Send + 'static,
+{
+    pub fn start(mut conn: C, backend: super::Backend) -> Self {
+        // Room for a batch's lookups and the first statements of its inserts.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Cmd>(64);
+        let task = tokio::spawn(async move {
+            let mut result = Ok(());
+            while let Some(cmd) = rx.recv().await {
+                if let Err(e) = run_cmd(&mut conn, cmd).await {
+                    // Stop: the commands still queued are dropped, so their replies fail
+                    // and the producer's next send fails.
+                    result = Err(e);
+                    rx.close();
+                    while rx.recv().await.is_some() {}
+                    break;
+                }
+            }
+            (conn, result)
+        });
+        Executor {
+            pipe: Pipe { tx, backend },
+            task,
+        }
+    }
+
+    pub fn pipe(&self) -> &Pipe {
+        &self.pipe
+    }
+
+    /// Wait for everything queued, and take the connection back with the first error (`Err`
+    /// only if the task itself died: the connection went with it, and was closed on drop,
+    /// which rolled its transaction back).
+    pub async fn finish(self) -> AppResult<(C, AppResult<()>)> {
+        drop(self.pipe);
+        self.task
+            .await
+            .map_err(|e| crate::error::AppError::internal(format!("writer task stopped: {e}")))
+    }
 }
 
 /// Parameters per multi-row statement.
