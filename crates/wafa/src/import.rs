@@ -392,11 +392,12 @@ pub async fn import_csv(
     let mut in_flight: i64 = 0;
     let mut writer = store.import_writer(req.workspace_id, req.actor);
     let result: AppResult<()> = async {
-        // The batch after the current one, when the parser has it ready: the writer queues
-        // its lookups ahead of the current batch's inserts (see `ImportWriter::write`).
+        // The batch after the current one: the writer queues its lookups ahead of the
+        // current batch's inserts (see `ImportWriter::write`). Waiting for it costs nothing
+        // while the parser is ahead, and one batch's parsing at most when it is not.
         let mut next = rx.recv().await;
         while let Some(batch) = next.take() {
-            next = rx.try_recv().ok();
+            next = rx.recv().await;
             for e in batch.errors {
                 tally.fail();
                 errors.push(e);
@@ -422,9 +423,6 @@ pub async fn import_csv(
             in_flight -= committed.len() as i64;
             tally.record(committed, &mut errors);
             progress(done as u64, estimate);
-            if next.is_none() {
-                next = rx.recv().await;
-            }
         }
         let committed = writer.commit().await?;
         tally.record(committed, &mut errors);

@@ -1421,6 +1421,61 @@ both!(csv_import_reports_bad_rows_and_is_idempotent, |app| {
     assert_eq!(r.body["import"]["rows_created"], 16_000);
 });
 
+// A bulk load queues the next batch's lookups before this batch's inserts run (see
+// `ImportWriter::queue`), so a customer of batch k+1 who is also a new customer of batch k
+// is found only through the overlay of batch k's planned rows. Batches of 1,500 rows here:
+// rows 1,500–1,509 (the second batch) carry the phone numbers of rows 0–9 (the first batch,
+// all new, so the lookahead is on) with new emails and Shopify ids. A phone is not verified
+// in a Shopify export, so nothing in the database would refuse a second customer with it:
+// each row must join the earlier customer, as a row-by-row import does.
+both!(import_lookahead_sees_the_previous_batch, |app| {
+    let (_, t) = app.signup("Lookahead", "lookahead@example.sa").await;
+    let mut csv = format!("{SHOPIFY_HEADER}\n");
+    for i in 0..4_500 {
+        let phone = match i {
+            0..10 => format!("+9665010000{i:02}"),
+            1_500..1_510 => format!("+9665010000{:02}", i - 1_500),
+            _ => String::new(),
+        };
+        csv.push_str(&format!(
+            "{},Name{i},Family,user{i}@example.com,no,,,,Riyadh,,SA,,,{phone},no,0,0,,no,\n",
+            70_000 + i
+        ));
+    }
+    let r = app
+        .raw(
+            Method::POST,
+            "/v1/imports",
+            &t,
+            "text/csv",
+            csv.into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let import = &r.body["import"];
+    assert_eq!(import["rows_total"], 4_500, "{import:?}");
+    assert_eq!(import["rows_created"], 4_490, "{import:?}");
+    assert_eq!(import["rows_updated"], 10, "{import:?}");
+    assert_eq!(import["rows_failed"], 0, "{import:?}");
+    assert_eq!(app.sql("SELECT COUNT(*) FROM customers").await, vec![4_490]);
+    // Each returning customer holds one phone, and both emails and both Shopify ids.
+    assert_eq!(
+        app.sql("SELECT COUNT(*) FROM (SELECT customer_id FROM identities WHERE kind = 'phone' GROUP BY customer_id) AS t")
+            .await,
+        vec![10]
+    );
+    assert_eq!(
+        app.sql("SELECT COUNT(*) FROM (SELECT customer_id FROM identities WHERE kind = 'email' GROUP BY customer_id HAVING COUNT(*) = 2) AS t")
+            .await,
+        vec![10]
+    );
+    assert_eq!(
+        app.sql("SELECT COUNT(*) FROM (SELECT customer_id FROM identities WHERE kind = 'external' GROUP BY customer_id HAVING COUNT(*) = 2) AS t")
+            .await,
+        vec![10]
+    );
+});
+
 // An import writes many batches per transaction (see `ImportWriter`). A row the database
 // refuses (here a trigger, standing in for any constraint validation cannot see) must fail
 // alone: the transaction's earlier batches are written again, the refused batch row by row,
