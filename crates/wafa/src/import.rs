@@ -141,6 +141,8 @@ impl Tally {
 struct Parsed {
     rows: ImportBatch,
     errors: Vec<ImportRowError>,
+    /// The file line of the batch's last row (good or bad), for progress in CSV lines.
+    last_line: u64,
 }
 
 /// An imported order's status history: what the file says, no more. A file gives the
@@ -164,30 +166,41 @@ fn file_history(
 struct Batcher<'a, T> {
     tx: &'a tokio::sync::mpsc::Sender<Parsed>,
     wrap: fn(Vec<T>) -> ImportBatch,
+    line_of: fn(&T) -> u64,
     size: usize,
     rows: Vec<T>,
     errors: Vec<ImportRowError>,
+    last_line: u64,
 }
 
 impl<'a, T> Batcher<'a, T> {
     fn new(
         tx: &'a tokio::sync::mpsc::Sender<Parsed>,
         wrap: fn(Vec<T>) -> ImportBatch,
+        line_of: fn(&T) -> u64,
         size: usize,
     ) -> Self {
         Batcher {
             tx,
             wrap,
+            line_of,
             size,
             rows: Vec::with_capacity(size),
             errors: Vec::new(),
+            last_line: 0,
         }
     }
     /// `false` when the writer has gone away.
     fn push(&mut self, row: Result<T, ImportRowError>) -> bool {
         match row {
-            Ok(r) => self.rows.push(r),
-            Err(e) => self.errors.push(e),
+            Ok(r) => {
+                self.last_line = self.last_line.max((self.line_of)(&r));
+                self.rows.push(r)
+            }
+            Err(e) => {
+                self.last_line = self.last_line.max(e.line);
+                self.errors.push(e)
+            }
         }
         self.rows.len() + self.errors.len() < self.size || self.flush()
     }
@@ -197,7 +210,14 @@ impl<'a, T> Batcher<'a, T> {
             Vec::with_capacity(self.size),
         ));
         let errors = std::mem::take(&mut self.errors);
-        self.tx.blocking_send(Parsed { rows, errors }).is_ok()
+        let last_line = self.last_line;
+        self.tx
+            .blocking_send(Parsed {
+                rows,
+                errors,
+                last_line,
+            })
+            .is_ok()
     }
 }
 
@@ -215,7 +235,7 @@ fn parse_file(
     match format {
         CsvFormat::ShopifyCustomers => {
             let csv = CustomerCsv::new(text.as_bytes(), Some(source_id))?;
-            let mut batches = Batcher::new(tx, ImportBatch::Customers, batch_rows);
+            let mut batches = Batcher::new(tx, ImportBatch::Customers, |r| r.line, batch_rows);
             for row in csv.rows() {
                 let row = match row {
                     Err(e) => Err(row_error(e.line, e.code, e.field, e.message)),
@@ -237,7 +257,7 @@ fn parse_file(
         }
         CsvFormat::GenericOrders => {
             let csv = OrderCsv::new(text.as_bytes(), Some(source_id))?;
-            let mut batches = Batcher::new(tx, ImportBatch::Orders, batch_rows);
+            let mut batches = Batcher::new(tx, ImportBatch::Orders, |r| r.line, batch_rows);
             for row in csv.rows() {
                 let row = match row {
                     Err(e) => Err(row_error(e.line, e.code, e.field, e.message)),
@@ -300,7 +320,8 @@ impl Drop for FinishOnDrop {
     }
 }
 
-/// Import a CSV file's bytes. `progress(rows_done, rows_estimate)` is called after each batch.
+/// Import a CSV file's bytes. `progress(lines_done, lines)` is called after each batch, in CSV
+/// lines (an order of several lines counts them all), and once more when the file is done.
 pub async fn import_csv(
     store: &Store,
     req: ImportRequest<'_>,
@@ -422,8 +443,11 @@ pub async fn import_csv(
             };
             in_flight -= committed.len() as i64;
             tally.record(committed, &mut errors);
-            progress(done as u64, estimate);
+            // Lines up to the batch's last row (its own further lines, if it is an order of
+            // several, are counted with the next batch); line 1 is the header.
+            progress(batch.last_line.saturating_sub(1).min(estimate), estimate);
         }
+        progress(estimate, estimate);
         let committed = writer.commit().await?;
         tally.record(committed, &mut errors);
         match parser.await {

@@ -1421,6 +1421,44 @@ both!(csv_import_reports_bad_rows_and_is_idempotent, |app| {
     assert_eq!(r.body["import"]["rows_created"], 16_000);
 });
 
+// The CLI's progress bar counts CSV lines: an orders file whose orders span several lines
+// must reach its end, not stop at the share of records (3,000 of 6,000 lines here).
+both!(import_progress_counts_csv_lines, |app| {
+    let (ws, _) = app.signup("Progress", "progress@example.sa").await;
+    let mut csv = String::from("order_id,placed_at,status,payment_method,currency,customer_email,customer_first_name,product_title,quantity,unit_price\n");
+    for i in 0..3_000 {
+        csv.push_str(&format!(
+            "P-{i},2025-03-01,delivered,cod,SAR,p{}@example.com,Name,Item,1,10\n",
+            i % 300
+        ));
+        csv.push_str(&format!("P-{i},,,,,,,Other item,2,5\n"));
+    }
+    let store = wafa::store::Store::connect(&app.url).await.unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let req = wafa::import::ImportRequest {
+        workspace_id: ws,
+        actor: "test",
+        region: wafa_domain::Region::default(),
+        expect: None,
+        source_id: None,
+        file_name: None,
+    };
+    let out = wafa::import::import_csv(&store, req, csv.as_bytes(), &|done, total| {
+        seen.lock().unwrap().push((done, total))
+    })
+    .await
+    .unwrap();
+    store.close().await;
+    assert_eq!(out.record.rows_created, 3_000);
+    let seen = seen.into_inner().unwrap();
+    assert!(seen.iter().all(|&(_, total)| total == 6_000), "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "{seen:?}");
+    assert_eq!(seen.last(), Some(&(6_000, 6_000)), "{seen:?}");
+    // After the second (last) batch of 2,000 records, before the final call: its last
+    // order starts on line 6,000, so 5,999 lines are done.
+    assert_eq!(seen[seen.len() - 2], (5_999, 6_000), "{seen:?}");
+});
+
 // A bulk load queues the next batch's lookups before this batch's inserts run (see
 // `ImportWriter::queue`), so a customer of batch k+1 who is also a new customer of batch k
 // is found only through the overlay of batch k's planned rows. Batches of 1,500 rows here:

@@ -105,7 +105,7 @@ pub async fn import(b: ImportBench) -> Result<(), AppError> {
             if l.elapsed().as_secs() >= 10 {
                 *l = Instant::now();
                 println!(
-                    "  {label}: {done}/{total} ({:.0} rows/s so far)",
+                    "  {label}: {done}/{total} ({:.0} CSV lines/s so far)",
                     done as f64 / t.elapsed().as_secs_f64()
                 );
             }
