@@ -186,6 +186,12 @@ impl TestApp {
     async fn post(&self, path: &str, token: &str, body: Value) -> Resp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
+    /// POST a CSV file to an imports path; the response, which must be 201 Created.
+    async fn import_csv(&self, path: &str, token: &str, bytes: Vec<u8>) -> Resp {
+        let r = self.raw(Method::POST, path, token, "text/csv", bytes).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r
+    }
     async fn raw(
         &self,
         method: Method,
@@ -1408,16 +1414,7 @@ both!(csv_import_reports_bad_rows_and_is_idempotent, |app| {
         ));
     }
     assert!(big.len() > 1024 * 1024);
-    let r = app
-        .raw(
-            Method::POST,
-            "/v1/imports",
-            &t,
-            "text/csv",
-            big.into_bytes(),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = app.import_csv("/v1/imports", &t, big.into_bytes()).await;
     assert_eq!(r.body["import"]["rows_created"], 16_000);
 });
 
@@ -1480,16 +1477,7 @@ both!(import_lookahead_sees_the_previous_batch, |app| {
             70_000 + i
         ));
     }
-    let r = app
-        .raw(
-            Method::POST,
-            "/v1/imports",
-            &t,
-            "text/csv",
-            csv.into_bytes(),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let r = app.import_csv("/v1/imports", &t, csv.into_bytes()).await;
     let import = &r.body["import"];
     assert_eq!(import["rows_total"], 4_500, "{import:?}");
     assert_eq!(import["rows_created"], 4_490, "{import:?}");
@@ -1502,16 +1490,10 @@ both!(import_lookahead_sees_the_previous_batch, |app| {
             .await,
         vec![10]
     );
-    assert_eq!(
-        app.sql("SELECT COUNT(*) FROM (SELECT customer_id FROM identities WHERE kind = 'email' GROUP BY customer_id HAVING COUNT(*) = 2) AS t")
-            .await,
-        vec![10]
-    );
-    assert_eq!(
-        app.sql("SELECT COUNT(*) FROM (SELECT customer_id FROM identities WHERE kind = 'external' GROUP BY customer_id HAVING COUNT(*) = 2) AS t")
-            .await,
-        vec![10]
-    );
+    for kind in ["email", "external"] {
+        let q = format!("SELECT COUNT(*) FROM (SELECT customer_id FROM identities WHERE kind = '{kind}' GROUP BY customer_id HAVING COUNT(*) = 2) AS t");
+        assert_eq!(app.sql(&q).await, vec![10], "{kind}");
+    }
 });
 
 // An import writes many batches per transaction (see `ImportWriter`). A row the database
@@ -1546,19 +1528,7 @@ both!(import_replays_batches_around_a_refused_row, |app| {
         }
         csv.into_bytes()
     };
-    let import = async |bytes: Vec<u8>| {
-        let r = app
-            .raw(
-                Method::POST,
-                "/v1/imports?kind=orders",
-                &t,
-                "text/csv",
-                bytes,
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
-        r
-    };
+    let import = async |bytes: Vec<u8>| app.import_csv("/v1/imports?kind=orders", &t, bytes).await;
     let first = file("R", 5000, 3);
     let r = import(first.clone()).await;
     assert_eq!(

@@ -10,15 +10,12 @@
 
 use super::imports::{CustomerImportRow, ImportBatch, OrderImportRow, RowOutcome};
 use super::orders::implied_history;
-use super::sql::{
-    fetch_json_rows, json_rows, parse_json_rows, pipelined, Cmd, ConnWork, Pipe, Reply, Sql, Val,
-};
+use super::sql::{json_rows, parse_json_rows, pipelined, Cmd, ConnWork, Pipe, Reply, Sql, Val};
 use super::{now_ms, Backend};
 use crate::error::AppResult;
 use crate::validate::{IdentityKind, ValidCustomer, ValidIdentity};
-use futures_util::future::BoxFuture;
 use serde_json::{json, Value};
-use sqlx::{AnyConnection, AssertSqlSafe, Row};
+use sqlx::AnyConnection;
 use std::collections::{HashMap, HashSet};
 use wafa_domain::{OrderStatus, PaymentMethod};
 
@@ -239,46 +236,20 @@ impl NewCustomers {
     }
 }
 
-/// `n` fresh ids for `table`. SQLite: the writer connection is the only writer, so the next
-/// ids after the current maximum are ours (AUTOINCREMENT follows explicit ids). PostgreSQL:
-/// drawn from the table's sequence.
+/// `n` fresh ids for `table`, on a connection with nothing queued (see [`queue_ids`]).
 pub(crate) async fn reserve_ids(
     conn: &mut AnyConnection,
     backend: Backend,
-    table: &str,
+    table: &'static str,
     n: usize,
 ) -> AppResult<Vec<i64>> {
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    match backend {
-        Backend::Sqlite => {
-            let first: i64 = sqlx::query(AssertSqlSafe(format!(
-                "SELECT COALESCE(MAX(id), 0) + 1 AS f FROM {table}"
-            )))
-            .fetch_one(&mut *conn)
+    pipelined(conn, backend, |pipe| async move {
+        let reply = queue_ids(&pipe, backend, table, n).await?.map(|(_, r)| r);
+        IdBlock::new(reply, backend, table, &Overlay::default())
             .await?
-            .get("f");
-            let seq: i64 = sqlx::query(
-                "SELECT COALESCE(MAX(seq), 0) + 1 AS f FROM sqlite_sequence WHERE name = $1",
-            )
-            .bind(table)
-            .fetch_one(&mut *conn)
-            .await?
-            .get("f");
-            let start = first.max(seq);
-            Ok((start..start + n as i64).collect())
-        }
-        Backend::Postgres => {
-            let mut q = json_rows(
-                backend,
-                &format!("nextval(pg_get_serial_sequence('{table}', 'id'))"),
-            );
-            q.push("FROM generate_series(1, ").int(n as i64).push(")");
-            let ids: Vec<(i64,)> = fetch_json_rows(conn, q).await?;
-            Ok(ids.into_iter().map(|(id,)| id).collect())
-        }
-    }
+            .take(n)
+    })
+    .await
 }
 
 /// What a batch's bulk write learns from the database before it is planned: the replies of
@@ -311,7 +282,7 @@ pub(crate) struct Overlay {
 impl Overlay {
     /// Forget the planned rows (they are committed, or rolled back); the id counters stay,
     /// since a lookup also reads the stored maximum.
-    pub(crate) fn committed(&mut self) {
+    pub(crate) fn forget_planned(&mut self) {
         self.holders.clear();
         self.orders.clear();
     }
@@ -799,59 +770,58 @@ pub(crate) async fn queue_writes(
         notes,
         companies,
     } = plan;
+    match batch {
+        ImportBatch::Customers(rows) => {
+            queue_customers(pipe, ws, actor, rows, &fast, &notes, &companies, now).await?
+        }
+        ImportBatch::Orders(rows) => queue_orders(pipe, ws, rows, &fast, now).await?,
+    }
     let slow: Vec<usize> = (0..outcomes.len())
         .filter(|i| outcomes[*i].is_none())
         .collect();
-    let work: Option<(ConnWork, SlowReply)> = match batch {
-        ImportBatch::Customers(rows) => {
-            queue_customers(pipe, ws, actor, rows, &fast, &notes, &companies, now).await?;
-            let slow_rows: Vec<(usize, CustomerImportRow)> = slow
-                .iter()
+    if slow.is_empty() {
+        return Ok(Queued {
+            outcomes,
+            slow: None,
+        });
+    }
+    // The rows left for the one-row path, as a batch of their own (customers with the
+    // company their file names resolved), written in row order after the inserts.
+    let slow_batch = match batch {
+        ImportBatch::Customers(rows) => ImportBatch::Customers(
+            slow.iter()
                 .map(|&i| {
                     let r = &rows[i];
                     let mut customer = r.customer.clone();
-                    customer.company_id = company_of(&companies, &r.company, r.customer.company_id);
-                    let row = CustomerImportRow {
+                    customer.company_id = company_of(&companies, &r.company, customer.company_id);
+                    CustomerImportRow {
                         line: r.line,
                         customer,
                         company: None,
                         note: r.note.clone(),
-                    };
-                    (i, row)
+                    }
                 })
-                .collect();
-            (!slow_rows.is_empty()).then(|| {
-                let actor = actor.to_owned();
-                one_row_work(slow_rows, move |conn, row| {
-                    let actor = actor.clone();
-                    Box::pin(async move {
-                        super::imports::write_customer_row(conn, ws, &actor, &row).await
-                    })
-                })
-            })
-        }
+                .collect(),
+        ),
         ImportBatch::Orders(rows) => {
-            queue_orders(pipe, ws, rows, &fast, now).await?;
-            let slow_rows: Vec<(usize, OrderImportRow)> =
-                slow.iter().map(|&i| (i, rows[i].clone())).collect();
-            (!slow_rows.is_empty()).then(|| {
-                let actor = actor.to_owned();
-                one_row_work(slow_rows, move |conn, row| {
-                    let actor = actor.clone();
-                    Box::pin(async move {
-                        super::imports::write_order_row(conn, ws, &actor, &row).await
-                    })
-                })
-            })
+            ImportBatch::Orders(slow.iter().map(|&i| rows[i].clone()).collect())
         }
     };
-    let slow = match work {
-        Some((work, reply)) => {
-            pipe.send(Cmd::Work(work)).await?;
-            Some(reply)
-        }
-        None => None,
-    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let actor = actor.to_owned();
+    let work: ConnWork = Box::new(move |conn| {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(slow.len());
+            for (k, &i) in slow.iter().enumerate() {
+                let outcome = super::imports::write_one(conn, ws, &actor, &slow_batch, k).await?;
+                out.push((i, outcome));
+            }
+            let _ = tx.send(out);
+            Ok(())
+        })
+    });
+    pipe.send(Cmd::Work(work)).await?;
+    let slow = Some(Reply(rx));
     Ok(Queued { outcomes, slow })
 }
 
@@ -864,32 +834,6 @@ fn company_of(
     name.as_ref()
         .and_then(|n| companies.get(n).copied())
         .or(given)
-}
-
-type RowWrite<R> = Box<
-    dyn for<'c> Fn(&'c mut AnyConnection, R) -> BoxFuture<'c, AppResult<(RowOutcome, i64)>> + Send,
->;
-
-/// The one-row path for `rows`, as work for the connection, and its outcomes' reply.
-fn one_row_work<R: Send + 'static>(
-    rows: Vec<(usize, R)>,
-    write: impl for<'c> Fn(&'c mut AnyConnection, R) -> BoxFuture<'c, AppResult<(RowOutcome, i64)>>
-        + Send
-        + 'static,
-) -> (ConnWork, SlowReply) {
-    let write: RowWrite<R> = Box::new(write);
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let work: ConnWork = Box::new(move |conn| {
-        Box::pin(async move {
-            let mut out = Vec::with_capacity(rows.len());
-            for (i, row) in rows {
-                out.push((i, write(&mut *conn, row).await?));
-            }
-            let _ = tx.send(out);
-            Ok(())
-        })
-    });
-    (work, Reply(rx))
 }
 
 /// The new customers of a plan, with their notes.

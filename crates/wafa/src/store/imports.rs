@@ -368,6 +368,20 @@ async fn write_bulk(
     Ok(queued.outcomes().await?.into_iter().map(Ok).collect())
 }
 
+/// Row `i` of `batch` through the one-row path (the API's code).
+pub(crate) async fn write_one(
+    conn: &mut AnyConnection,
+    ws: i64,
+    actor: &str,
+    batch: &ImportBatch,
+    i: usize,
+) -> AppResult<(RowOutcome, i64)> {
+    match batch {
+        ImportBatch::Customers(rows) => write_customer_row(conn, ws, actor, &rows[i]).await,
+        ImportBatch::Orders(rows) => write_order_row(conn, ws, actor, &rows[i]).await,
+    }
+}
+
 /// One row per savepoint: a row the database refuses is reported, the others are written.
 async fn write_rows(
     conn: &mut AnyConnection,
@@ -376,19 +390,9 @@ async fn write_rows(
     batch: &ImportBatch,
 ) -> AppResult<Vec<RowResult>> {
     let mut out = Vec::with_capacity(batch.len());
-    for i in 0..batch.len() {
+    for (i, line) in batch.lines().into_iter().enumerate() {
         exec(conn, "SAVEPOINT import_row").await?;
-        let (line, written) = match batch {
-            ImportBatch::Customers(rows) => (
-                rows[i].line,
-                write_customer_row(conn, ws, actor, &rows[i]).await,
-            ),
-            ImportBatch::Orders(rows) => (
-                rows[i].line,
-                write_order_row(conn, ws, actor, &rows[i]).await,
-            ),
-        };
-        match written {
+        match write_one(conn, ws, actor, batch, i).await {
             Ok(o) => {
                 exec(conn, "RELEASE SAVEPOINT import_row").await?;
                 out.push(Ok(o));
@@ -530,7 +534,7 @@ impl ImportWriter<'_> {
         let (ws, actor) = (self.workspace_id, self.actor);
         exec(w, "ROLLBACK").await?;
         exec(w, begin_sql(backend)).await?;
-        self.overlay.committed();
+        self.overlay.forget_planned();
         for p in &mut self.pending {
             exec(w, "SAVEPOINT import_batch").await?;
             let out = match write_bulk(w, backend, ws, actor, &p.batch).await {
@@ -582,7 +586,7 @@ impl ImportWriter<'_> {
         w.dirty = false;
         drop(w);
         self.replayed = false;
-        self.overlay.committed();
+        self.overlay.forget_planned();
         let mut out = Vec::new();
         for p in self.pending.drain(..) {
             if let Written::Done(results) = p.written {

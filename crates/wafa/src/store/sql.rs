@@ -117,7 +117,7 @@ impl Sql {
 }
 
 /// The head of a query whose result rows come back as one JSON array of arrays (`cols` in
-/// order), to be read by [`fetch_json_rows`]; the caller appends `FROM …`.
+/// order), queued with [`Pipe::fetch`] and read by [`parse_json_rows`]; the caller appends `FROM …`.
 /// An `ORDER BY` or `LIMIT` belongs in a subquery (`FROM (SELECT … LIMIT n) AS t`): at this
 /// level it would apply to the one aggregated row.
 ///
@@ -135,14 +135,6 @@ pub(crate) fn json_rows(backend: super::Backend, cols: &str) -> Sql {
         },
         backend,
     )
-}
-
-/// Run a [`json_rows`] query: its rows, each decoded from a JSON array.
-pub(crate) async fn fetch_json_rows<T: serde::de::DeserializeOwned>(
-    conn: &mut AnyConnection,
-    q: Sql,
-) -> AppResult<Vec<T>> {
-    parse_json_rows(&fetch_json_text(conn, q.into_query()).await?)
 }
 
 /// A [`json_rows`] query's one value, undecoded.
@@ -194,8 +186,8 @@ async fn run_cmd(conn: &mut AnyConnection, cmd: Cmd) -> AppResult<()> {
 }
 
 /// Statements and other work for one connection, run in order while the caller builds the
-/// next ones: by [`pipelined`] on a borrowed connection, or by an [`Executor`].
-#[derive(Clone)]
+/// next ones: by [`pipelined`] on a borrowed connection, or by an [`Executor`]. Not `Clone`:
+/// the queue ends when its one `Pipe` is dropped, which is how [`Executor::finish`] waits.
 pub(crate) struct Pipe {
     tx: tokio::sync::mpsc::Sender<Cmd>,
     backend: super::Backend,
