@@ -267,13 +267,14 @@ pub(crate) struct Lookups {
     ids: Vec<(&'static str, Reply<String>)>,
 }
 
-/// What the batches planned in the open transaction write that a lookup queued before their
-/// inserts does not see, and (SQLite) the next free id of each table after them.
+/// What the batches planned in the open transaction write, which a lookup may not see (one
+/// queued on the writer before their inserts, or one on another connection, which sees
+/// committed rows only), and (SQLite) the next free id of each table after them.
 #[derive(Default)]
 pub(crate) struct Overlay {
-    /// The new customers' identities of the last planned batch.
+    /// The new customers' identities planned in the open transaction.
     holders: Holders,
-    /// The orders of the last planned batch: (source, external id) → id.
+    /// The orders planned in the open transaction: (source, external id) → id.
     orders: HashMap<(i64, String), i64>,
     /// SQLite: the first id after the rows planned so far, per table.
     next_ids: HashMap<&'static str, i64>,
@@ -445,25 +446,40 @@ async fn read_holders(
     Ok(())
 }
 
-/// Add the overlay's holders (the rows planned since the lookups were queued) to `holders`.
-/// A holder both stored and planned appears twice, which no decision minds: each counts
-/// distinct customers.
-fn add_planned(holders: &mut Holders, overlay: &Overlay) {
-    for (k, hs) in &overlay.holders {
-        holders
-            .entry(k.clone())
-            .or_default()
-            .extend(hs.iter().copied());
+/// Add the overlay's holders of `customers`' identities (rows planned in the open
+/// transaction, which the lookups may not see) to `holders`. A holder both stored and
+/// planned appears twice, which no decision minds: each counts distinct customers.
+fn add_planned<'c>(
+    holders: &mut Holders,
+    overlay: &Overlay,
+    customers: impl Iterator<Item = &'c ValidCustomer>,
+) {
+    if overlay.holders.is_empty() {
+        return;
+    }
+    let mut added: HashSet<(String, i64, String)> = HashSet::new();
+    for i in customers.flat_map(|c| c.identities.iter()) {
+        let k = (i.kind.as_str().to_owned(), i.source_id, i.value.clone());
+        if let Some(hs) = overlay.holders.get(&k) {
+            if added.insert(k.clone()) {
+                holders.entry(k).or_default().extend(hs.iter().copied());
+            }
+        }
     }
 }
 
 /// Queue what the bulk write of `batch` needs to know (see [`Lookups`]).
+///
+/// `reader`: a connection other than the writer's, for the identity and order lookups (see
+/// `imports::ImportWriter`); without one they are queued on `pipe`, the writer's.
 pub(crate) async fn queue_lookups(
     pipe: &Pipe,
+    reader: Option<&Pipe>,
     backend: Backend,
     ws: i64,
     batch: &ImportBatch,
 ) -> AppResult<Lookups> {
+    let lookup = reader.unwrap_or(pipe);
     let mut out = Lookups {
         companies: None,
         identities: Vec::new(),
@@ -494,7 +510,7 @@ pub(crate) async fn queue_lookups(
             }
             let customers: Vec<&ValidCustomer> = rows.iter().map(|r| &r.customer).collect();
             out.identities =
-                queue_identity_lookups(pipe, backend, ws, &customers, |_| true).await?;
+                queue_identity_lookups(lookup, backend, ws, &customers, |_| true).await?;
             out.ids
                 .extend(queue_ids(pipe, backend, "customers", rows.len()).await?);
             let notes = rows.iter().filter(|r| r.note.is_some()).count();
@@ -521,7 +537,7 @@ pub(crate) async fn queue_lookups(
                         .int(src)
                         .push(" AND external_id IN ")
                         .list(chunk.iter().cloned());
-                    out.existing.push((src, pipe.fetch(q).await?));
+                    out.existing.push((src, lookup.fetch(q).await?));
                 }
             }
             // Decisive identities first (an order's customer external id, usually): a row
@@ -534,7 +550,7 @@ pub(crate) async fn queue_lookups(
                 .map(|r| &r.customer)
                 .collect();
             out.identities =
-                queue_identity_lookups(pipe, backend, ws, &customers, decisive).await?;
+                queue_identity_lookups(lookup, backend, ws, &customers, decisive).await?;
             out.ids
                 .extend(queue_ids(pipe, backend, "orders", rows.len()).await?);
         }
@@ -563,9 +579,11 @@ impl Plan {
 }
 
 /// Decide each row of `batch` from its lookups and the overlay, and reserve the bulk rows'
-/// ids; the overlay then holds what this batch writes.
+/// ids; the overlay then also holds what this batch writes. `reader` as for
+/// [`queue_lookups`], for the lookups planning finds it needs.
 pub(crate) async fn plan(
     pipe: &Pipe,
+    reader: Option<&Pipe>,
     backend: Backend,
     ws: i64,
     batch: &ImportBatch,
@@ -584,7 +602,14 @@ pub(crate) async fn plan(
     };
     let mut holders: Holders = HashMap::new();
     read_holders(identities, &mut holders).await?;
-    add_planned(&mut holders, overlay);
+    match batch {
+        ImportBatch::Customers(rows) => {
+            add_planned(&mut holders, overlay, rows.iter().map(|r| &r.customer))
+        }
+        ImportBatch::Orders(rows) => {
+            add_planned(&mut holders, overlay, rows.iter().map(|r| &r.customer))
+        }
+    }
     match batch {
         ImportBatch::Customers(rows) => {
             let mut seen: HashSet<Key> = HashSet::new();
@@ -624,20 +649,18 @@ pub(crate) async fn plan(
             let nids = block.take(with_note.len())?;
             block.keep("notes", overlay);
             let mut outcomes = vec![None; rows.len()];
-            let mut planned: Holders = HashMap::new();
             let mut fast = Vec::with_capacity(new_rows.len());
             for (&i, &id) in new_rows.iter().zip(&cids) {
                 outcomes[i] = Some((RowOutcome::Created, id));
                 fast.push((i, id, id));
                 for x in &rows[i].customer.identities {
-                    planned
+                    overlay
+                        .holders
                         .entry((x.kind.as_str().to_owned(), x.source_id, x.value.clone()))
                         .or_default()
                         .push((id, x.verified));
                 }
             }
-            overlay.holders = planned;
-            overlay.orders.clear();
             let notes = with_note
                 .iter()
                 .zip(&nids)
@@ -658,8 +681,13 @@ pub(crate) async fn plan(
                     stored.insert((src, external_id), id);
                 }
             }
-            for (k, id) in &overlay.orders {
-                stored.insert(k.clone(), *id);
+            for r in rows.iter() {
+                if let Some(e) = &r.order.external_id {
+                    let k = (r.order.source_id, e.clone());
+                    if let Some(id) = overlay.orders.get(&k) {
+                        stored.insert(k, *id);
+                    }
+                }
             }
             let customers: Vec<&ValidCustomer> = rows
                 .iter()
@@ -675,7 +703,10 @@ pub(crate) async fn plan(
                 // Queued behind whatever runs now; the overlay still applies, since the rows
                 // it adds are the same whether or not their inserts ran first.
                 let more =
-                    queue_identity_lookups(pipe, backend, ws, &unsettled, |i| !decisive(i)).await?;
+                    queue_identity_lookups(reader.unwrap_or(pipe), backend, ws, &unsettled, |i| {
+                        !decisive(i)
+                    })
+                    .await?;
                 read_holders(more, &mut holders).await?;
             }
             let mut outcomes = vec![None; rows.len()];
@@ -708,17 +739,16 @@ pub(crate) async fn plan(
                 IdBlock::new(take_reply(&mut ids, "orders"), backend, "orders", overlay).await?;
             let oids = block.take(fast.len())?;
             block.keep("orders", overlay);
-            let mut planned = HashMap::new();
             let mut out = Vec::with_capacity(fast.len());
             for (&(i, cid), &id) in fast.iter().zip(&oids) {
                 outcomes[i] = Some((RowOutcome::Created, id));
                 out.push((i, id, cid));
                 if let Some(e) = &rows[i].order.external_id {
-                    planned.insert((rows[i].order.source_id, e.clone()), id);
+                    overlay
+                        .orders
+                        .insert((rows[i].order.source_id, e.clone()), id);
                 }
             }
-            overlay.orders = planned;
-            overlay.holders.clear();
             Ok(Plan {
                 outcomes,
                 fast: out,

@@ -147,9 +147,22 @@ impl Store {
         if pending.is_none() {
             return Ok(0);
         }
+        let mut conn = self.write.acquire().await?;
+        sqlx::raw_sql("PRAGMA cache_size=-1048576")
+            .execute(&mut *conn)
+            .await?;
+        let built = self.build_deferred_indexes(&mut conn).await;
+        sqlx::raw_sql(super::WRITER_SETTINGS)
+            .execute(&mut *conn)
+            .await?;
+        built
+    }
+
+    async fn build_deferred_indexes(&self, conn: &mut sqlx::AnyConnection) -> AppResult<usize> {
+        use sqlx::Connection;
         let mut built = 0;
         loop {
-            let mut tx = self.write.begin_with("BEGIN IMMEDIATE").await?;
+            let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
             let Some(row) =
                 sqlx::query("SELECT name, definition FROM deferred_indexes ORDER BY name LIMIT 1")
                     .fetch_optional(&mut *tx)

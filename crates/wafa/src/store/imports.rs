@@ -267,6 +267,17 @@ pub type RowResult = Result<(RowOutcome, i64), RowFailure>;
 /// cache spills dirty pages to the WAL mid-transaction, so pages dirtied again are written
 /// twice. The usual size is restored at commit (clean pages come from the memory map).
 ///
+/// Why lookups go to a read connection of their own: on SQLite every statement on the
+/// writer runs on one thread, one after another, and a large import is bound by that thread;
+/// the identity and order lookups (a sixth of its time for an orders file) run on another
+/// connection, and core, meanwhile. That connection sees committed rows only, so the
+/// [`bulk::Overlay`] holds every row planned in the open transaction, not only the last
+/// batch's; and since other writers wait for the open transaction (SQLite), or could always
+/// commit between a lookup and an insert (PostgreSQL, as before), the two together see what
+/// the writer would. Rows the overlay does not describe (the one-row path's, a replay's)
+/// send the lookups back to the writer until the next commit. An in-memory SQLite database
+/// has one connection, the writer's, which then does them all.
+///
 /// Why foreign keys are not checked during an import's transactions (SQLite): the bulk path
 /// only references rows it has just inserted or resolved inside the same transaction, and
 /// nothing else writes meanwhile (one writer), so the check (a parent lookup per foreign key
@@ -290,6 +301,12 @@ pub struct ImportWriter<'s> {
     /// The next batch's lookups, queued ahead of the last batch's inserts, with the next
     /// batch's first line.
     prefetched: Option<(u64, bulk::Lookups)>,
+    /// A read connection of the import's own, for its identity and order lookups (see
+    /// [`ImportWriter`]); started when first needed.
+    reader: Option<Executor<sqlx::pool::PoolConnection<sqlx::Any>>>,
+    /// The open transaction holds rows the overlay does not describe (one-row writes, a
+    /// replay): lookups go through the writer until it commits.
+    unplanned_writes: bool,
 }
 
 /// A batch of the open transaction.
@@ -359,9 +376,9 @@ async fn write_bulk(
     batch: &ImportBatch,
 ) -> AppResult<Vec<RowResult>> {
     let queued = pipelined(conn, backend, |pipe| async move {
-        let looked = bulk::queue_lookups(&pipe, backend, ws, batch).await?;
+        let looked = bulk::queue_lookups(&pipe, None, backend, ws, batch).await?;
         let mut overlay = bulk::Overlay::default();
-        let plan = bulk::plan(&pipe, backend, ws, batch, looked, &mut overlay).await?;
+        let plan = bulk::plan(&pipe, None, backend, ws, batch, looked, &mut overlay).await?;
         bulk::queue_writes(&pipe, ws, actor, batch, plan).await
     })
     .await?;
@@ -494,17 +511,28 @@ impl ImportWriter<'_> {
     ) -> AppResult<bulk::Queued> {
         let (backend, ws) = (self.store.backend, self.workspace_id);
         let commit_due = self.commit_due();
+        if self.reader.is_none() && self.store.separate_reader && !self.unplanned_writes {
+            let conn = self.store.read.acquire().await?;
+            self.reader = Some(Executor::start(conn, backend));
+        }
         let pipe = self.open.as_ref().expect("begun above").pipe();
+        let reader = match self.unplanned_writes {
+            false => self.reader.as_ref().map(|r| r.pipe()),
+            true => None,
+        };
         let looked = match self.prefetched.take() {
             Some((line, looked)) if Some(line) == batch.first_line() => looked,
-            _ => bulk::queue_lookups(pipe, backend, ws, batch).await?,
+            _ => bulk::queue_lookups(pipe, reader, backend, ws, batch).await?,
         };
-        let plan = bulk::plan(pipe, backend, ws, batch, looked, &mut self.overlay).await?;
+        let plan = bulk::plan(pipe, reader, backend, ws, batch, looked, &mut self.overlay).await?;
         if plan.is_bulk_only() && !commit_due {
             if let Some((line, next)) = next.and_then(|n| Some((n.first_line()?, n))) {
-                let looked = bulk::queue_lookups(pipe, backend, ws, next).await?;
+                let looked = bulk::queue_lookups(pipe, reader, backend, ws, next).await?;
                 self.prefetched = Some((line, looked));
             }
+        }
+        if !plan.is_bulk_only() {
+            self.unplanned_writes = true;
         }
         bulk::queue_writes(pipe, ws, self.actor, batch, plan).await
     }
@@ -515,6 +543,11 @@ impl ImportWriter<'_> {
     /// work again.
     async fn replay(&mut self) -> AppResult<()> {
         self.prefetched = None;
+        // The rewrite writes through the one-row path too; and a failed lookup may be what
+        // brought us here, which ends the reader's queue (a fresh one starts after the
+        // commit).
+        self.unplanned_writes = true;
+        self.reader = None;
         let Some(open) = self.open.take() else {
             return Ok(());
         };
@@ -586,6 +619,7 @@ impl ImportWriter<'_> {
         w.dirty = false;
         drop(w);
         self.replayed = false;
+        self.unplanned_writes = false;
         self.overlay.forget_planned();
         let mut out = Vec::new();
         for p in self.pending.drain(..) {
@@ -624,6 +658,8 @@ impl Store {
             replayed: false,
             overlay: bulk::Overlay::default(),
             prefetched: None,
+            reader: None,
+            unplanned_writes: false,
         }
     }
 

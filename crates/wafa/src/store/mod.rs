@@ -22,6 +22,7 @@ mod merges;
 mod orders;
 mod predictions;
 mod sql;
+mod sqlite_native;
 mod tenancy;
 mod texts;
 mod timeline;
@@ -73,6 +74,10 @@ pub struct Store {
     bulk_load_min_rows: u64,
     /// Rows per batch of a bulk load.
     bulk_load_batch_rows: usize,
+    /// Whether `read` has connections of its own (not an in-memory SQLite database, whose
+    /// one connection is the writer): an import may then look up on one of them while the
+    /// writer inserts (see `imports::ImportWriter`).
+    separate_reader: bool,
 }
 
 struct Migration {
@@ -172,6 +177,7 @@ impl Store {
             .map_err(|e| AppError::config(format!("bad database URL: {e}")))?;
         let store = match backend {
             Backend::Sqlite => {
+                sqlite_native::register_handle_function();
                 let in_memory = url.contains(":memory:");
                 // The one writer is handed from waiter to waiter as it is: pinging it first
                 // would put a round trip to its thread in front of every write.
@@ -201,6 +207,7 @@ impl Store {
                     backend,
                     read,
                     write,
+                    separate_reader: !in_memory,
                     acks: Default::default(),
                     bulk_load_min_rows: deferred_indexes::DEFAULT_BULK_LOAD_MIN_ROWS,
                     bulk_load_batch_rows: deferred_indexes::DEFAULT_BULK_LOAD_BATCH_ROWS,
@@ -217,6 +224,7 @@ impl Store {
                     backend,
                     read: pool.clone(),
                     write: pool,
+                    separate_reader: true,
                     acks: Default::default(),
                     bulk_load_min_rows: deferred_indexes::DEFAULT_BULK_LOAD_MIN_ROWS,
                     bulk_load_batch_rows: deferred_indexes::DEFAULT_BULK_LOAD_BATCH_ROWS,

@@ -1,6 +1,7 @@
 //! Building statements whose shape depends on the input: optional filters, `IN` lists and
 //! multi-row `INSERT`s, with every value bound as a parameter (never spliced into the text).
 
+use super::sqlite_native::{self, HandleCache};
 use crate::error::AppResult;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
@@ -165,16 +166,35 @@ pub(crate) type ConnWork = Box<
 /// one value is sent back, or [`ConnWork`].
 pub(crate) enum Cmd {
     Exec(AnyQuery),
+    /// A multi-row insert on SQLite, run through SQLite's C API (see `sqlite_native`).
+    Insert(InsertRows),
     Fetch(AnyQuery, tokio::sync::oneshot::Sender<String>),
     Work(ConnWork),
 }
 
+/// Rows for one table, inserted by [`run_cmd`].
+pub(crate) struct InsertRows {
+    table: &'static str,
+    cols: &'static [&'static str],
+    rows: Vec<Vec<Val>>,
+}
+
 /// Run one command; `Err` stops the queue (see [`pipelined`] and [`Executor`]).
-async fn run_cmd(conn: &mut AnyConnection, cmd: Cmd) -> AppResult<()> {
+async fn run_cmd(conn: &mut AnyConnection, cmd: Cmd, native: &mut HandleCache) -> AppResult<()> {
     match cmd {
         Cmd::Exec(q) => {
             q.execute(&mut *conn).await?;
         }
+        Cmd::Insert(ins) => match native.get(conn).await {
+            Some(h) => sqlite_native::insert_rows(conn, h, ins.table, ins.cols, &ins.rows).await?,
+            None => {
+                let chunks =
+                    InsertChunks::new(super::Backend::Sqlite, ins.table, ins.cols, ins.rows);
+                for q in chunks {
+                    q.into_query().execute(&mut *conn).await?;
+                }
+            }
+        },
         Cmd::Fetch(q, reply) => {
             let text = fetch_json_text(conn, q).await?;
             // The asker may have given up (a failure elsewhere); nothing to do then.
@@ -224,13 +244,22 @@ impl Pipe {
         Ok(Reply(rx))
     }
 
-    /// [`insert_rows`] through the pipe: chunk k+1 is built while chunk k runs.
+    /// [`insert_rows`] through the pipe: on SQLite one command (see `sqlite_native`), on
+    /// PostgreSQL one statement per chunk, chunk k+1 built while chunk k runs.
     pub async fn insert_rows(
         &self,
-        table: &str,
-        cols: &[&str],
+        table: &'static str,
+        cols: &'static [&'static str],
         rows: Vec<Vec<Val>>,
     ) -> AppResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        if self.backend == super::Backend::Sqlite {
+            return self
+                .send(Cmd::Insert(InsertRows { table, cols, rows }))
+                .await;
+        }
         for q in InsertChunks::new(self.backend, table, cols, rows) {
             self.exec(q.into_query()).await?;
         }
@@ -268,8 +297,9 @@ where
 {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Cmd>(2);
     let execute = async move {
+        let mut native = HandleCache::default();
         while let Some(cmd) = rx.recv().await {
-            if let Err(e) = run_cmd(conn, cmd).await {
+            if let Err(e) = run_cmd(conn, cmd, &mut native).await {
                 rx.close();
                 return Err(e);
             }
@@ -304,8 +334,9 @@ where
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Cmd>(64);
         let task = tokio::spawn(async move {
             let mut result = Ok(());
+            let mut native = HandleCache::default();
             while let Some(cmd) = rx.recv().await {
-                if let Err(e) = run_cmd(&mut conn, cmd).await {
+                if let Err(e) = run_cmd(&mut conn, cmd, &mut native).await {
                     // Stop: the commands still queued are dropped, so their replies fail
                     // and the producer's next send fails.
                     result = Err(e);
@@ -344,7 +375,7 @@ where
 /// statement with n `$N` parameters costs O(n²) to bind (measured: 20% of an import's CPU
 /// at 300 parameters; 176 ms for one 6,000-parameter insert). Anonymous `?` parameters have
 /// no names to walk. The builder appends parameters in order, so `?` binds correctly.
-const MAX_PARAMS: usize = 3000;
+pub(crate) const MAX_PARAMS: usize = 3000;
 
 /// `INSERT INTO table (cols) VALUES (…), (…), …` in as few statements as the parameter limit
 /// allows.
@@ -361,6 +392,11 @@ pub(crate) async fn insert_rows(
     cols: &[&str],
     rows: Vec<Vec<Val>>,
 ) -> AppResult<()> {
+    if backend == super::Backend::Sqlite && !rows.is_empty() {
+        if let Some(h) = sqlite_native::handle(conn).await {
+            return sqlite_native::insert_rows(conn, h, table, cols, &rows).await;
+        }
+    }
     for q in InsertChunks::new(backend, table, cols, rows) {
         q.into_query().execute(&mut *conn).await?;
     }
