@@ -147,6 +147,10 @@ impl Store {
         if pending.is_none() {
             return Ok(0);
         }
+        // Why a 1 GiB cache while building: SQLite sorts an index's entries in memory up to
+        // the page cache's size and merges sorted runs beyond it; with the writer's 64 MB
+        // the 5M-entry timeline index was sorted in runs. Measured at 1M/5M: the three
+        // builds 13.3 s instead of 14.7-16.0 s (timeline_customer 5.4 s instead of 7.2-7.7).
         let mut conn = self.write.acquire().await?;
         sqlx::raw_sql("PRAGMA cache_size=-1048576")
             .execute(&mut *conn)
