@@ -511,7 +511,7 @@ async fn import(
         bar.set_length(total.max(done));
         bar.set_position(done);
     };
-    let out = wafa::import::import_csv(&store, req, &bytes, &progress).await;
+    let out = wafa::import::import_csv(&store, req, bytes, &progress).await;
     bar.finish_and_clear();
     let out = out?;
     let secs = started.elapsed().as_secs_f64();

@@ -1440,7 +1440,7 @@ both!(import_progress_counts_csv_lines, |app| {
         source_id: None,
         file_name: None,
     };
-    let out = wafa::import::import_csv(&store, req, csv.as_bytes(), &|done, total| {
+    let out = wafa::import::import_csv(&store, req, csv.into_bytes(), &|done, total| {
         seen.lock().unwrap().push((done, total))
     })
     .await

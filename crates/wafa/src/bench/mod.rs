@@ -100,7 +100,7 @@ pub async fn import(b: ImportBench) -> Result<(), AppError> {
             file_name: None,
         };
         let last = std::sync::Mutex::new(Instant::now());
-        let out = import_csv(&store, req, &bytes, &|done, total| {
+        let out = import_csv(&store, req, bytes, &|done, total| {
             let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
             if l.elapsed().as_secs() >= 10 {
                 *l = Instant::now();

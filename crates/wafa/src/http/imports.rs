@@ -61,7 +61,7 @@ pub async fn create_import(
         source_id: q.source_id,
         file_name: q.file_name.as_deref(),
     };
-    let out = import_csv(&st.store, req, &body, &|_, _| {}).await?;
+    let out = import_csv(&st.store, req, body.to_vec(), &|_, _| {}).await?;
     // New orders change the predictions; recompute in the background.
     if out.record.rows_created + out.record.rows_updated > 0 {
         let (store, ws) = (st.store.clone(), p.workspace_id);

@@ -1525,7 +1525,7 @@ pub async fn start_import(State(st): State<AppState>, c: Console, mut form: Mult
                 source_id: None,
                 file_name: file_name.as_deref(),
             },
-            &bytes,
+            bytes.to_vec(),
             &progress,
         )
         .await;
